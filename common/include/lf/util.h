@@ -1,0 +1,36 @@
+/* Small helpers: clocks, timestamps, base64. */
+#ifndef LF_UTIL_H
+#define LF_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define LF_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Monotonic milliseconds and microseconds, for timeouts and latency. */
+int64_t lf_now_ms(void);
+int64_t lf_now_us(void);
+
+/* RFC 3339 UTC with microseconds: "2026-11-21T10:00:00.123456Z". */
+#define LF_RFC3339_LEN 32
+void lf_format_rfc3339(const struct timespec *ts, char out[LF_RFC3339_LEN]);
+
+/* Standard base64 with padding. Returns the length written (without NUL). */
+size_t lf_base64_encoded_len(size_t binlen);
+size_t lf_base64_encode(const uint8_t *bin, size_t binlen, char *out, size_t outlen);
+
+/*
+ * Decodes standard base64; padding is optional (forwarders often leave it
+ * out). Returns the number of bytes written, or -1 for invalid input or a
+ * too small buffer.
+ */
+long lf_base64_decode(const char *text, size_t textlen, uint8_t *out, size_t outlen);
+
+/* Copies with truncation and always NUL-terminates; returns strlen(src). */
+size_t lf_strlcpy(char *dst, const char *src, size_t size);
+
+/* This host's name, for default instance ids. */
+void lf_hostname(char *out, size_t outlen);
+
+#endif
