@@ -34,7 +34,9 @@ struct lf_cfg_option {
 	int64_t min, max;          /* INT and DURATION (ms), HOSTPORT (port) */
 	const char *const *choices; /* ENUM: NULL-terminated */
 	unsigned flags;
-	const char *help; /* one line, shown by --help-config and in docs/config.md */
+	const char *help; /* one line, shown by --help and in docs/config.md */
+	/* Optional extra validation of the parsed field; 0 or -1 with a reason. */
+	int (*check)(const void *field, char *err, size_t errlen);
 };
 
 /* A table ends with an entry whose name is NULL. */
