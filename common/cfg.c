@@ -19,6 +19,13 @@
 #define QUOTED_MAX 48
 #define HOST_MAX   256
 
+/* How a value failed: syntax errors quote the value, the others do not. */
+enum {
+	PARSE_SYNTAX = -1,
+	PARSE_INVALID = -2,
+	PARSE_RANGE = -3, /* a duration past int64_t: reported as out of range */
+};
+
 const char *const lf_cfg_known_sections[] = {"mqtt", "log", "bridge", "routerlink", "apigw", NULL};
 
 /* The parsed value of one option before it is stored; check() sees the
@@ -87,22 +94,17 @@ find_option(const struct lf_cfg_section *section, const char *key)
 static int
 parse_int(const char *s, int64_t *out)
 {
-	const char *p = s[0] == '-' ? s + 1 : s;
-	if (*p == '\0') {
+	char *end;
+	if (!isdigit((unsigned char)s[s[0] == '-'])) {
 		return -1;
 	}
-	for (const char *q = p; *q != '\0'; q++) {
-		if (*q < '0' || *q > '9') {
-			return -1;
-		}
-	}
 	errno = 0;
-	long long v = strtoll(s, NULL, 10);
-	if (errno == ERANGE) {
-		return -2;
+	long long v = strtoll(s, &end, 10);
+	if (*end != '\0') {
+		return -1;
 	}
 	*out = v;
-	return 0;
+	return errno == ERANGE ? -2 : 0;
 }
 
 static const struct {
@@ -129,12 +131,6 @@ format_duration(int64_t ms, char *out, size_t outlen)
 	}
 }
 
-enum {
-	DUR_SYNTAX = -1,
-	DUR_RANGE = -2,
-	DUR_SUB_MS = -3,
-};
-
 static int64_t
 duration_unit(const char *unit)
 {
@@ -159,7 +155,7 @@ parse_duration(const char *s, int64_t *out)
 	bool overflow = false;
 
 	if (!isdigit((unsigned char)*p)) {
-		return DUR_SYNTAX;
+		return PARSE_SYNTAX;
 	}
 	for (; isdigit((unsigned char)*p); p++) {
 		if (whole > (uint64_t)INT64_MAX / 10) {
@@ -171,11 +167,11 @@ parse_duration(const char *s, int64_t *out)
 	if (*p == '.') {
 		p++;
 		if (!isdigit((unsigned char)*p)) {
-			return DUR_SYNTAX;
+			return PARSE_SYNTAX;
 		}
 		for (; isdigit((unsigned char)*p); p++) {
 			if (scale >= 1000000000) {
-				return DUR_SUB_MS;
+				return PARSE_INVALID;
 			}
 			frac = frac * 10 + (uint64_t)(*p - '0');
 			scale *= 10;
@@ -183,13 +179,13 @@ parse_duration(const char *s, int64_t *out)
 	}
 	int64_t unit = duration_unit(p);
 	if (unit == 0) {
-		return DUR_SYNTAX;
+		return PARSE_SYNTAX;
 	}
 	if (overflow || whole > (uint64_t)(INT64_MAX - unit) / (uint64_t)unit) {
-		return DUR_RANGE;
+		return PARSE_RANGE;
 	}
 	if (frac * (uint64_t)unit % scale != 0) {
-		return DUR_SUB_MS;
+		return PARSE_INVALID;
 	}
 	*out = (int64_t)(whole * (uint64_t)unit + frac * (uint64_t)unit / scale);
 	return 0;
@@ -296,12 +292,6 @@ lf_cfg_split_hostport(const char *value, char *host, size_t hostlen, uint16_t *p
 	return 0;
 }
 
-/* How a value failed: bad syntax errors quote the value, the rest don't. */
-enum {
-	PARSE_SYNTAX = -1,
-	PARSE_INVALID = -2,
-};
-
 static int
 check_range(const struct lf_cfg_option *opt, int64_t v, char *reason, size_t len)
 {
@@ -325,13 +315,13 @@ parse_duration_value(const struct lf_cfg_option *opt, const char *value, int64_t
 		     char *reason, size_t len)
 {
 	switch (parse_duration(value, ms)) {
-	case DUR_SYNTAX:
+	case PARSE_SYNTAX:
 		snprintf(reason, len, "expected a duration such as 30s, 500ms, 5m or 1h");
 		return PARSE_SYNTAX;
-	case DUR_SUB_MS:
+	case PARSE_INVALID:
 		snprintf(reason, len, "must be a whole number of milliseconds");
 		return PARSE_INVALID;
-	case DUR_RANGE:
+	case PARSE_RANGE:
 		*ms = INT64_MAX;
 		break;
 	default:
@@ -385,43 +375,24 @@ parse_value(const struct lf_cfg_option *opt, const char *value, union cfg_value 
 	return PARSE_INVALID;
 }
 
-static void
-store_value(const struct lf_cfg_section *section, const struct lf_cfg_option *opt,
-	    union cfg_value *v)
-{
-	void *field = field_of(section, opt);
-	switch (opt->type) {
-	case LF_CFG_STRING:
-	case LF_CFG_HOSTPORT:
-		free(*(char **)field);
-		*(char **)field = v->s;
-		v->s = NULL;
-		break;
-	case LF_CFG_INT:
-	case LF_CFG_DURATION:
-		*(int64_t *)field = v->i;
-		break;
-	case LF_CFG_BOOL:
-		*(bool *)field = v->b;
-		break;
-	case LF_CFG_ENUM:
-		*(int *)field = v->e;
-		break;
-	}
-}
-
+/* Where v keeps a value of the option's type, and its size: check()
+ * gets this pointer, and storing copies this many bytes into the field. */
 static void *
-value_member(const struct lf_cfg_option *opt, union cfg_value *v)
+value_member(const struct lf_cfg_option *opt, union cfg_value *v, size_t *size)
 {
 	switch (opt->type) {
 	case LF_CFG_STRING:
 	case LF_CFG_HOSTPORT:
+		*size = sizeof(v->s);
 		return &v->s;
 	case LF_CFG_BOOL:
+		*size = sizeof(v->b);
 		return &v->b;
 	case LF_CFG_ENUM:
+		*size = sizeof(v->e);
 		return &v->e;
 	default:
+		*size = sizeof(v->i);
 		return &v->i;
 	}
 }
@@ -456,15 +427,23 @@ set_option(const struct lf_cfg_section *section, const struct lf_cfg_option *opt
 			return -1;
 		}
 	}
+	size_t size;
+	void *member = value_member(opt, &v, &size);
 	if (rc == 0 && opt->check != NULL) {
-		rc = opt->check(value_member(opt, &v), reason, sizeof(reason));
+		rc = opt->check(member, reason, sizeof(reason));
 	}
 	if (rc != 0) {
-		free(v.s);
+		if (is_string_type(opt->type)) {
+			free(v.s); /* v.s aliases the other members */
+		}
 		set_err(err, errlen, "%s: %s", opt->name, reason[0] ? reason : "invalid value");
 		return -1;
 	}
-	store_value(section, opt, &v);
+	void *field = field_of(section, opt);
+	if (is_string_type(opt->type)) {
+		free(*(char **)field);
+	}
+	memcpy(field, member, size);
 	return 0;
 }
 
@@ -510,8 +489,7 @@ is_known_section(const char *name)
 struct file_parse {
 	const struct lf_cfg_section *sections;
 	size_t n_sections;
-	size_t *first_option; /* per section: index of its first option in set_on */
-	int *set_on;          /* per option: line that set it, 0 = not in the file */
+	int *set_on; /* per option of all sections in turn: line that set it, or 0 */
 	FILE *fp;
 	const char *path;
 	int lineno;
@@ -620,6 +598,16 @@ read_line(char *str, int num, void *stream)
 	return fp->failed ? NULL : str;
 }
 
+static size_t
+count_options(const struct lf_cfg_section *section)
+{
+	size_t n = 0;
+	while (section->options[n].name != NULL) {
+		n++;
+	}
+	return n;
+}
+
 static int
 handle_value(void *user, const char *section, const char *key, const char *value)
 {
@@ -646,7 +634,11 @@ handle_value(void *user, const char *section, const char *key, const char *value
 		parse_fail(fp, "%s: unknown key", name);
 		return 0;
 	}
-	int *set_on = &fp->set_on[fp->first_option[si] + (size_t)(opt - sec->options)];
+	size_t index = (size_t)(opt - sec->options);
+	for (size_t i = 0; i < si; i++) {
+		index += count_options(&fp->sections[i]);
+	}
+	int *set_on = &fp->set_on[index];
 	if (*set_on != 0) {
 		parse_fail(fp, "%s: duplicate key (first set on line %d)", name, *set_on);
 		return 0;
@@ -657,16 +649,6 @@ handle_value(void *user, const char *section, const char *key, const char *value
 	}
 	*set_on = fp->lineno;
 	return 1;
-}
-
-static size_t
-count_options(const struct lf_cfg_section *section)
-{
-	size_t n = 0;
-	while (section->options[n].name != NULL) {
-		n++;
-	}
-	return n;
 }
 
 static int
@@ -680,13 +662,11 @@ load_file(const struct lf_cfg_section *sections, size_t n_sections, const char *
 	size_t total = 0;
 	int rc = -1;
 
-	fp.first_option = calloc(n_sections + 1, sizeof(*fp.first_option));
-	for (size_t i = 0; fp.first_option != NULL && i < n_sections; i++) {
-		fp.first_option[i] = total;
+	for (size_t i = 0; i < n_sections; i++) {
 		total += count_options(&sections[i]);
 	}
 	fp.set_on = calloc(total + 1, sizeof(*fp.set_on));
-	if (fp.first_option == NULL || fp.set_on == NULL) {
+	if (fp.set_on == NULL) {
 		set_err(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
@@ -708,7 +688,6 @@ load_file(const struct lf_cfg_section *sections, size_t n_sections, const char *
 out:
 	free(fp.line);
 	free(fp.set_on);
-	free(fp.first_option);
 	return rc;
 }
 

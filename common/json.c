@@ -124,7 +124,7 @@ lf_json_get_int(const cJSON *obj, const char *key, int64_t min, int64_t max, int
 		return -1;
 	}
 	if (!fits || i < min || i > max) {
-		set_err(err, errlen, "%s: must be between %" PRId64 " and %" PRId64 ", got %.17g",
+		set_err(err, errlen, "%s: must be between %" PRId64 " and %" PRId64 ", got %.15g",
 			key, min, max, d);
 		return -1;
 	}

@@ -55,9 +55,15 @@ long
 lf_base64_decode(const char *text, size_t textlen, uint8_t *out, size_t outlen)
 {
 	/* Forwarders often omit the padding; libsodium's NO_PADDING variant
-	 * refuses it when present, so strip it and decode without. */
+	 * refuses it when present, so strip it and decode without. Padding
+	 * that is there must still be right: at most two '=' completing a
+	 * multiple of four characters. */
+	size_t padded = textlen;
 	while (textlen > 0 && text[textlen - 1] == '=') {
 		textlen--;
+	}
+	if (padded != textlen && (padded - textlen > 2 || padded % 4 != 0)) {
+		return -1;
 	}
 	size_t binlen = 0;
 	const char *end = NULL;
