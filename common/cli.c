@@ -92,18 +92,17 @@ print_help(const char *service, const struct lf_cfg_section *sections, size_t n_
 	}
 }
 
-/* The option as the user typed it, for error messages. */
-static void
+/* The option as the user typed it, without any "=value", for errors. */
+static const char *
 describe_option(int argc, char **argv, char *out, size_t outlen)
 {
 	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : NULL;
 	if (arg != NULL && strncmp(arg, "--", 2) == 0) {
 		snprintf(out, outlen, "%.*s", (int)strcspn(arg, "="), arg);
-	} else if (optopt > 0 && optopt < 128) {
-		snprintf(out, outlen, "-%c", optopt);
-	} else {
-		snprintf(out, outlen, "%s", arg != NULL ? arg : "?");
+		return strchr(arg, '=') != NULL ? " takes no argument" : NULL;
 	}
+	snprintf(out, outlen, "-%c", optopt > 0 && optopt < 128 ? optopt : '?');
+	return NULL;
 }
 
 static int
@@ -117,6 +116,7 @@ parse_args(int argc, char **argv, const char *service, struct cli_args *args)
 		{NULL, 0, NULL, 0},
 	};
 	char name[64];
+	const char *why;
 	int c;
 
 	/* getopt keeps its state in libc globals: 0 makes glibc start over,
@@ -126,6 +126,10 @@ parse_args(int argc, char **argv, const char *service, struct cli_args *args)
 	while ((c = getopt_long(argc, argv, ":c:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
+			if (optarg[0] == '\0') {
+				cli_error(service, "option -c/--config needs a file name");
+				return -1;
+			}
 			args->config = optarg;
 			break;
 		case OPT_CHECK_CONFIG:
@@ -142,8 +146,12 @@ parse_args(int argc, char **argv, const char *service, struct cli_args *args)
 			cli_error(service, "option %s needs an argument (see --help)", name);
 			return -1;
 		default:
-			describe_option(argc, argv, name, sizeof(name));
-			cli_error(service, "unknown option %s (see --help)", name);
+			why = describe_option(argc, argv, name, sizeof(name));
+			if (why != NULL) {
+				cli_error(service, "option %s%s (see --help)", name, why);
+			} else {
+				cli_error(service, "unknown option %s (see --help)", name);
+			}
 			return -1;
 		}
 	}
