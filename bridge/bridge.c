@@ -23,20 +23,20 @@
 #include "lf/mqtt.h"
 #include "uplink.h"
 
-#define RX_BATCH 16
+#define RX_BATCH    16
 #define RX_PER_WAKE 512 /* datagrams before timers and MQTT get a turn */
-#define TICK_MS 100
+#define TICK_MS     100
 
 int
 bridge_send(struct bridge *b, const void *buf, size_t len, const struct sockaddr *to,
-	    socklen_t tolen)
+            socklen_t tolen)
 {
 	if (sendto(b->udp_fd, buf, len, 0, to, tolen) != (ssize_t)len) {
 		lf_metric_inc(b->m.send_errors);
 		char addr[ADDR_STRLEN];
 		bridge_addr_format(to, tolen, addr);
-		LOG_RATELIMITED(&b->rl.bad_datagram, LF_LOG_WARN, "udp send to %s failed: %s",
-				addr, strerror(errno));
+		LOG_RATELIMITED(&b->rl.bad_datagram, LF_LOG_WARN, "udp send to %s failed: %s", addr,
+		                strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -53,7 +53,7 @@ same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
 	}
 	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+	              &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
 }
 
 static bool
@@ -82,7 +82,7 @@ emit_uplink(void *arg, enum uplink_kind kind, const char *payload, size_t len)
 	struct bridge *b = ctx->b;
 	char topic[256];
 	if (lf_mqtt_topic(topic, sizeof(topic), b->prefix, ctx->mac,
-			  kind == UPLINK_RXPK ? "up" : "status") != 0) {
+	                  kind == UPLINK_RXPK ? "up" : "status") != 0) {
 		return;
 	}
 	lf_mqtt_publish(b->mqtt, topic, payload, len, b->qos, false);
@@ -94,15 +94,15 @@ count_push_problem(struct bridge *b, const char *reason, unsigned n)
 {
 	if (n > 0) {
 		lf_metric_add(bridge_counter(b, "push_data_invalid_total",
-					     "PUSH_DATA with unusable JSON, by reason", "reason",
-					     reason),
-			      n);
+		                             "PUSH_DATA with unusable JSON, by reason", "reason",
+		                             reason),
+		              n);
 	}
 }
 
 static void
 handle_push_data(struct bridge *b, struct gateway *gw, const struct gwmp_packet *pkt,
-		 const struct timespec *received)
+                 const struct timespec *received)
 {
 	char received_at[LF_RFC3339_LEN];
 	lf_format_rfc3339(received, received_at);
@@ -110,36 +110,36 @@ handle_push_data(struct bridge *b, struct gateway *gw, const struct gwmp_packet 
 	struct uplink_result res = {0};
 	char err[256] = "";
 	int rc = uplink_map((const char *)pkt->body, pkt->body_len, gw->mac, received_at,
-			    b->cfg->forward_crc_bad, emit_uplink, &ctx, &res, err, sizeof(err));
+	                    b->cfg->forward_crc_bad, emit_uplink, &ctx, &res, err, sizeof(err));
 	if (rc != 0) {
 		count_push_problem(b, "invalid_json", 1);
 	}
 	count_push_problem(b, "rxpk_not_array", res.rxpk_not_array ? 1 : 0);
 	count_push_problem(b, "stat_invalid", res.stat_invalid);
 	if (res.rxpk_invalid > 0) {
-		lf_metric_add(bridge_counter(b, "rxpk_dropped_total", "rxpk not published, by reason",
-					     "reason", "invalid"),
-			      res.rxpk_invalid);
+		lf_metric_add(bridge_counter(b, "rxpk_dropped_total",
+		                             "rxpk not published, by reason", "reason", "invalid"),
+		              res.rxpk_invalid);
 	}
 	if (res.rxpk_crc_bad > 0) {
 		if (b->cfg->forward_crc_bad) {
 			lf_metric_add(b->m.crc_bad_forwarded, res.rxpk_crc_bad);
 		} else {
 			lf_metric_add(bridge_counter(b, "rxpk_dropped_total",
-						     "rxpk not published, by reason", "reason",
-						     "crc_bad"),
-				      res.rxpk_crc_bad);
+			                             "rxpk not published, by reason", "reason",
+			                             "crc_bad"),
+			              res.rxpk_crc_bad);
 		}
 	}
 	if (err[0] != '\0') {
 		LOG_RATELIMITED(&b->rl.bad_json, LF_LOG_WARN, "gateway %s: PUSH_DATA: %s", gw->mac,
-				err);
+		                err);
 	}
 }
 
 static void
 handle_pull_data(struct bridge *b, struct gateway *gw, const struct sockaddr_storage *from,
-		 socklen_t fromlen)
+                 socklen_t fromlen)
 {
 	gw->last_pull_ms = lf_now_ms();
 	bool moved = gw->has_pull_addr && !same_addr(&gw->pull_addr, from);
@@ -149,8 +149,8 @@ handle_pull_data(struct bridge *b, struct gateway *gw, const struct sockaddr_sto
 		bridge_addr_format((const struct sockaddr *)&gw->pull_addr, gw->pull_addr_len, was);
 		bridge_addr_format((const struct sockaddr *)from, fromlen, now);
 		LOG_RATELIMITED(&b->rl.address, LF_LOG_INFO,
-				"gateway %s: downlink address changed from %s to %s", gw->mac, was,
-				now);
+		                "gateway %s: downlink address changed from %s to %s", gw->mac, was,
+		                now);
 	}
 	memcpy(&gw->pull_addr, from, fromlen);
 	gw->pull_addr_len = fromlen;
@@ -166,7 +166,7 @@ handle_pull_data(struct bridge *b, struct gateway *gw, const struct sockaddr_sto
  * datagram must be ignored (pinned address, out of memory). */
 static struct gateway *
 gateway_for(struct bridge *b, const struct gwmp_packet *pkt, const struct sockaddr_storage *from,
-	    socklen_t fromlen, const struct timespec *received)
+            socklen_t fromlen, const struct timespec *received)
 {
 	struct gateway *gw = gateway_table_find(&b->gateways, pkt->eui);
 	char addr[ADDR_STRLEN];
@@ -183,7 +183,7 @@ gateway_for(struct bridge *b, const struct gwmp_packet *pkt, const struct sockad
 		lf_metric_set(b->m.gateways_known, (int64_t)b->gateways.count);
 		bridge_addr_format((const struct sockaddr *)from, fromlen, addr);
 		LOG_INFO("gateway %s online: first datagram from %s (protocol %u)", gw->mac, addr,
-			 pkt->version);
+		         pkt->version);
 		if (pkt->type != GWMP_PULL_DATA) {
 			bridge_set_online(b, gw, true);
 		}
@@ -193,17 +193,17 @@ gateway_for(struct bridge *b, const struct gwmp_packet *pkt, const struct sockad
 		bridge_addr_format((const struct sockaddr *)from, fromlen, addr);
 		if (b->cfg->pin_address && gw->online) {
 			lf_metric_inc(bridge_counter(b, "udp_rejected_total",
-						     "Datagrams ignored on purpose, by reason", "reason",
-						     "address_pinned"));
+			                             "Datagrams ignored on purpose, by reason",
+			                             "reason", "address_pinned"));
 			LOG_RATELIMITED(&b->rl.pinned, LF_LOG_WARN,
-					"gateway %s: datagram from %s ignored: the gateway is live "
-					"at another address (pin_address)",
-					gw->mac, addr);
+			                "gateway %s: datagram from %s ignored: the gateway is live "
+			                "at another address (pin_address)",
+			                gw->mac, addr);
 			return NULL;
 		}
 		lf_metric_inc(b->m.address_changes);
 		LOG_RATELIMITED(&b->rl.address, LF_LOG_WARN,
-				"gateway %s: datagram from a new address %s", gw->mac, addr);
+		                "gateway %s: datagram from a new address %s", gw->mac, addr);
 	}
 	memcpy(&gw->seen_addr, from, fromlen);
 	gw->last_seen = *received;
@@ -212,7 +212,7 @@ gateway_for(struct bridge *b, const struct gwmp_packet *pkt, const struct sockad
 
 static void
 reply_ack(struct bridge *b, const struct gwmp_packet *pkt, uint8_t type,
-	  const struct sockaddr_storage *from, socklen_t fromlen, struct lf_metric *counter)
+          const struct sockaddr_storage *from, socklen_t fromlen, struct lf_metric *counter)
 {
 	uint8_t ack[GWMP_ACK_LEN];
 	gwmp_build_ack(ack, pkt->version, pkt->token, type);
@@ -223,21 +223,22 @@ reply_ack(struct bridge *b, const struct gwmp_packet *pkt, uint8_t type,
 
 static void
 handle_datagram(struct bridge *b, const uint8_t *buf, size_t len,
-		const struct sockaddr_storage *from, socklen_t fromlen)
+                const struct sockaddr_storage *from, socklen_t fromlen)
 {
 	struct timespec received;
 	clock_gettime(CLOCK_REALTIME, &received);
 	struct gwmp_packet pkt;
 	int rc = gwmp_parse(buf, len, &pkt);
 	if (rc != GWMP_OK) {
-		lf_metric_inc(bridge_counter(b, "udp_invalid_total",
-					     "Datagrams that are not GWMP from a gateway, by reason",
-					     "reason", gwmp_error_name(rc)));
+		lf_metric_inc(
+		        bridge_counter(b, "udp_invalid_total",
+		                       "Datagrams that are not GWMP from a gateway, by reason",
+		                       "reason", gwmp_error_name(rc)));
 		char addr[ADDR_STRLEN];
 		bridge_addr_format((const struct sockaddr *)from, fromlen, addr);
 		LOG_RATELIMITED(&b->rl.bad_datagram, LF_LOG_WARN,
-				"datagram of %zu bytes from %s ignored: %s", len, addr,
-				gwmp_error_name(rc));
+		                "datagram of %zu bytes from %s ignored: %s", len, addr,
+		                gwmp_error_name(rc));
 		return;
 	}
 	struct gateway *gw = gateway_for(b, &pkt, from, fromlen, &received);
@@ -265,9 +266,10 @@ handle_datagram(struct bridge *b, const uint8_t *buf, size_t len,
 		if (!bridge_handle_tx_ack(b, gw, pkt.token, pkt.body, pkt.body_len)) {
 			lf_metric_inc(b->m.tx_ack_unmatched);
 			LOG_RATELIMITED(&b->rl.tx_ack, LF_LOG_INFO,
-					"gateway %s: %s with token %02x%02x matches no pending "
-					"downlink (late or unknown)",
-					gw->mac, gwmp_type_name(pkt.type), pkt.token[0], pkt.token[1]);
+			                "gateway %s: %s with token %02x%02x matches no pending "
+			                "downlink (late or unknown)",
+			                gw->mac, gwmp_type_name(pkt.type), pkt.token[0],
+			                pkt.token[1]);
 		}
 		break;
 	default:
@@ -285,17 +287,17 @@ udp_ready(struct lf_loop *loop, int fd, unsigned events, void *arg)
 	for (int handled = 0; handled < RX_PER_WAKE;) {
 		for (int i = 0; i < RX_BATCH; i++) {
 			iov[i] = (struct iovec){b->rx_bufs + (size_t)i * GWMP_MAX_DATAGRAM,
-						GWMP_MAX_DATAGRAM};
+			                        GWMP_MAX_DATAGRAM};
 			msgs[i].msg_hdr = (struct msghdr){.msg_name = &from[i],
-							  .msg_namelen = sizeof(from[i]),
-							  .msg_iov = &iov[i],
-							  .msg_iovlen = 1};
+			                                  .msg_namelen = sizeof(from[i]),
+			                                  .msg_iov = &iov[i],
+			                                  .msg_iovlen = 1};
 		}
 		int n = recvmmsg(fd, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 				LOG_RATELIMITED(&b->rl.bad_datagram, LF_LOG_WARN, "udp receive: %s",
-						strerror(errno));
+				                strerror(errno));
 			}
 			return;
 		}
@@ -303,7 +305,7 @@ udp_ready(struct lf_loop *loop, int fd, unsigned events, void *arg)
 			/* A datagram larger than the buffer cannot exist (65507 is
 			 * the UDP maximum), but MSG_TRUNC would say so. */
 			handle_datagram(b, iov[i].iov_base, msgs[i].msg_len, &from[i],
-					msgs[i].msg_hdr.msg_namelen);
+			                msgs[i].msg_hdr.msg_namelen);
 		}
 		handled += n;
 	}
@@ -344,7 +346,7 @@ on_signal(struct lf_loop *loop, int signo, void *arg)
 
 static void
 on_mqtt_message(struct lf_mqtt *mqtt, const struct mosquitto_message *msg,
-		const mosquitto_property *props, void *arg)
+                const mosquitto_property *props, void *arg)
 {
 	struct bridge *b = arg;
 	bridge_handle_down(b, msg->topic, msg->payload, (size_t)msg->payloadlen);
@@ -377,8 +379,8 @@ udp_open(struct bridge *b)
 	char service[8];
 	snprintf(service, sizeof(service), "%u", port);
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
-				 .ai_socktype = SOCK_DGRAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	                         .ai_socktype = SOCK_DGRAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	int rc = getaddrinfo(host[0] ? host : "0.0.0.0", service, &hints, &res);
 	if (rc != 0) {
@@ -421,7 +423,7 @@ init_ratelimits(struct bridge_ratelimits *rl)
 {
 	const struct lf_ratelimit per_10s = LF_RATELIMIT_INIT(10000, 10);
 	rl->bad_datagram = rl->bad_json = rl->address = rl->pinned = rl->bad_down = rl->tx_ack =
-		per_10s;
+	        per_10s;
 }
 
 static int
@@ -434,17 +436,17 @@ mqtt_open(struct bridge *b)
 	char *will = bridge_self_state_json(b, false);
 	char *birth = bridge_self_state_json(b, true);
 	struct lf_mqtt_options opts = {
-		.cfg = &b->settings->mqtt,
-		.client_id = client_id,
-		.will_topic = will_topic,
-		.will_payload = will,
-		.birth_topic = will_topic,
-		.birth_payload = birth,
-		.outbox_max = (size_t)b->cfg->buffer_max,
-		.on_message = on_mqtt_message,
-		.on_state = on_mqtt_state,
-		.arg = b,
-		.metrics = b->metrics,
+	        .cfg = &b->settings->mqtt,
+	        .client_id = client_id,
+	        .will_topic = will_topic,
+	        .will_payload = will,
+	        .birth_topic = will_topic,
+	        .birth_payload = birth,
+	        .outbox_max = (size_t)b->cfg->buffer_max,
+	        .on_message = on_mqtt_message,
+	        .on_state = on_mqtt_state,
+	        .arg = b,
+	        .metrics = b->metrics,
 	};
 	b->mqtt = will != NULL && birth != NULL ? lf_mqtt_new(b->loop, &opts) : NULL;
 	free(will);
@@ -501,7 +503,7 @@ bridge_new(const struct bridge_settings *settings)
 	lf_loop_timer_add(b->loop, TICK_MS, tick, b);
 	lf_loop_timer_add(b->loop, b->cfg->metrics_interval, metrics_tick, b);
 	LOG_INFO("bridge %s started (lorafleet %s), broker %s:%lld, topic prefix %s", b->instance,
-		 LF_VERSION, settings->mqtt.host, (long long)settings->mqtt.port, b->prefix);
+	         LF_VERSION, settings->mqtt.host, (long long)settings->mqtt.port, b->prefix);
 	return b;
 }
 

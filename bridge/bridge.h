@@ -20,11 +20,11 @@ struct bridge_config {
 	char *instance;          /* "" = this host's name */
 	int64_t gateway_timeout; /* ms without PULL_DATA before offline */
 	bool forward_crc_bad;
-	int64_t buffer_max;      /* uplinks held while the broker is away */
-	int64_t tx_ack_timeout;  /* ms to wait for a TX_ACK */
-	bool pin_address;        /* keep a live gateway's IP against spoofing */
+	int64_t buffer_max;       /* uplinks held while the broker is away */
+	int64_t tx_ack_timeout;   /* ms to wait for a TX_ACK */
+	bool pin_address;         /* keep a live gateway's IP against spoofing */
 	int64_t metrics_interval; /* ms between retained metrics snapshots */
-	int64_t udp_rcvbuf;      /* SO_RCVBUF bytes */
+	int64_t udp_rcvbuf;       /* SO_RCVBUF bytes */
 };
 
 struct bridge_settings {
@@ -38,7 +38,7 @@ extern const struct lf_cfg_option bridge_cfg_options[];
 /* The three sections the bridge owns, pointing into settings. */
 #define BRIDGE_CFG_SECTIONS 3
 void bridge_cfg_sections(struct bridge_settings *settings,
-			 struct lf_cfg_section out[BRIDGE_CFG_SECTIONS]);
+                         struct lf_cfg_section out[BRIDGE_CFG_SECTIONS]);
 
 struct bridge;
 

@@ -13,7 +13,7 @@
 #include "lf/util.h"
 
 #define MAX_PENDING_PER_GATEWAY 32
-#define ADDR_STRLEN 64 /* "[v6]:port" */
+#define ADDR_STRLEN             64 /* "[v6]:port" */
 
 /* A downlink sent to a v2 gateway, waiting for its TX_ACK. Kept in one list
  * in send order, which is deadline order since the timeout is fixed. */
@@ -75,18 +75,18 @@ void bridge_publish_metrics(struct bridge *b);
 void bridge_set_online(struct bridge *b, struct gateway *gw, bool online);
 void bridge_sweep_gateways(struct bridge *b, int64_t now_ms);
 struct lf_metric *bridge_counter(struct bridge *b, const char *name, const char *help,
-				 const char *label_key, const char *label_value);
+                                 const char *label_key, const char *label_value);
 void bridge_metrics_init(struct bridge *b);
 
 /* downlink_io.c: MQTT `down` -> PULL_RESP, TX_ACK -> `ack`. */
 void bridge_handle_down(struct bridge *b, const char *topic, const void *payload, size_t len);
 /* Returns true when the token matched a pending downlink of gw. */
 bool bridge_handle_tx_ack(struct bridge *b, struct gateway *gw, const uint8_t token[2],
-			  const uint8_t *body, size_t body_len);
+                          const uint8_t *body, size_t body_len);
 void bridge_expire_downlinks(struct bridge *b, int64_t now_ms, bool all);
 void bridge_publish_ack(struct bridge *b, const char *mac, const char *id_json, const char *error,
-			const char *detail, const char *txpk_ack_json);
+                        const char *detail, const char *txpk_ack_json);
 int bridge_send(struct bridge *b, const void *buf, size_t len, const struct sockaddr *to,
-		socklen_t tolen);
+                socklen_t tolen);
 
 #endif

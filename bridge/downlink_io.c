@@ -15,15 +15,15 @@
 
 void
 bridge_publish_ack(struct bridge *b, const char *mac, const char *id_json, const char *error,
-		   const char *detail, const char *txpk_ack_json)
+                   const char *detail, const char *txpk_ack_json)
 {
 	char *text = ack_build(mac, id_json, error, detail, txpk_ack_json);
 	char topic[256];
 	if (text != NULL && lf_mqtt_topic(topic, sizeof(topic), b->prefix, mac, "ack") == 0) {
 		lf_mqtt_publish(b->mqtt, topic, text, strlen(text), b->qos, false);
 		lf_metric_inc(bridge_counter(b, "downlink_acks_total",
-					     "Acks published on <prefix>/<mac>/ack, by error",
-					     "error", error));
+		                             "Acks published on <prefix>/<mac>/ack, by error",
+		                             "error", error));
 	}
 	free(text);
 }
@@ -65,7 +65,7 @@ add_pending(struct bridge *b, struct gateway *gw, const uint8_t token[2], const 
 	struct pending_downlink *p = malloc(sizeof(*p) + idlen);
 	if (p == NULL) {
 		bridge_publish_ack(b, gw->mac, id_json, ACK_TIMEOUT,
-				   "out of memory: the TX_ACK cannot be tracked", NULL);
+		                   "out of memory: the TX_ACK cannot be tracked", NULL);
 		return;
 	}
 	p->next = NULL;
@@ -85,7 +85,7 @@ add_pending(struct bridge *b, struct gateway *gw, const uint8_t token[2], const 
 /* Sends the PULL_RESP; returns 0 or -1 (send failed, already acked). */
 static int
 send_pull_resp(struct bridge *b, struct gateway *gw, const struct downlink_request *req,
-	       uint8_t token[2])
+               uint8_t token[2])
 {
 	uint8_t datagram[GWMP_ACK_LEN + DOWNLINK_MAX_PAYLOAD + 64];
 	if (gw->version >= 2) {
@@ -98,16 +98,16 @@ send_pull_resp(struct bridge *b, struct gateway *gw, const struct downlink_reque
 		token[0] = token[1] = 0;
 	}
 	size_t n = gwmp_build_pull_resp(datagram, sizeof(datagram), gw->version, token,
-					req->pull_resp_json, req->pull_resp_len);
+	                                req->pull_resp_json, req->pull_resp_len);
 	if (n == 0) {
 		bridge_publish_ack(b, gw->mac, req->id_json, ACK_MALFORMED,
-				   "txpk too large for a PULL_RESP", NULL);
+		                   "txpk too large for a PULL_RESP", NULL);
 		return -1;
 	}
 	if (bridge_send(b, datagram, n, (const struct sockaddr *)&gw->pull_addr,
-			gw->pull_addr_len) != 0) {
+	                gw->pull_addr_len) != 0) {
 		bridge_publish_ack(b, gw->mac, req->id_json, ACK_SEND_FAILED,
-				   "sending the PULL_RESP failed", NULL);
+		                   "sending the PULL_RESP failed", NULL);
 		return -1;
 	}
 	lf_metric_inc(b->m.tx_pull_resp);
@@ -118,11 +118,12 @@ send_pull_resp(struct bridge *b, struct gateway *gw, const struct downlink_reque
 static void
 refuse_down(struct bridge *b, const char *reason, const char *topic, const char *detail)
 {
-	lf_metric_inc(bridge_counter(b, "down_invalid_total",
-				     "Downlink requests refused before reaching a gateway, by reason",
-				     "reason", reason));
+	lf_metric_inc(
+	        bridge_counter(b, "down_invalid_total",
+	                       "Downlink requests refused before reaching a gateway, by reason",
+	                       "reason", reason));
 	LOG_RATELIMITED(&b->rl.bad_down, LF_LOG_WARN, "down on %.*s refused: %s", 200, topic,
-			detail);
+	                detail);
 }
 
 void
@@ -141,36 +142,36 @@ bridge_handle_down(struct bridge *b, const char *topic, const void *payload, siz
 	char err[256];
 	if (downlink_parse(payload, len, &req, err, sizeof(err)) != 0) {
 		refuse_down(b, "malformed", topic, err);
-		bridge_publish_ack(b, mac, req.id_json[0] ? req.id_json : "null", ACK_MALFORMED, err,
-				   NULL);
+		bridge_publish_ack(b, mac, req.id_json[0] ? req.id_json : "null", ACK_MALFORMED,
+		                   err, NULL);
 		downlink_request_clear(&req);
 		return;
 	}
 	struct gateway *gw = gateway_table_find(&b->gateways, eui);
 	if (gw == NULL) {
 		bridge_publish_ack(b, mac, req.id_json, ACK_UNKNOWN_GATEWAY,
-				   "this bridge has never heard from the gateway", NULL);
+		                   "this bridge has never heard from the gateway", NULL);
 	} else if (!gw->has_pull_addr) {
 		bridge_publish_ack(b, mac, req.id_json, ACK_GATEWAY_OFFLINE,
-				   "the gateway has never sent PULL_DATA: no downlink address",
-				   NULL);
+		                   "the gateway has never sent PULL_DATA: no downlink address",
+		                   NULL);
 	} else if (!gw->online) {
 		bridge_publish_ack(b, mac, req.id_json, ACK_GATEWAY_OFFLINE,
-				   "no PULL_DATA from the gateway within gateway_timeout", NULL);
+		                   "no PULL_DATA from the gateway within gateway_timeout", NULL);
 	} else if (gw->n_pending >= MAX_PENDING_PER_GATEWAY) {
 		bridge_publish_ack(b, mac, req.id_json, ACK_QUEUE_FULL,
-				   "too many downlinks awaiting their TX_ACK", NULL);
+		                   "too many downlinks awaiting their TX_ACK", NULL);
 	} else {
 		uint8_t token[2];
 		if (send_pull_resp(b, gw, &req, token) == 0) {
-			LOG_DEBUG("gateway %s: PULL_RESP sent, token %02x%02x, id %s", mac, token[0],
-				  token[1], req.id_json);
+			LOG_DEBUG("gateway %s: PULL_RESP sent, token %02x%02x, id %s", mac,
+			          token[0], token[1], req.id_json);
 			if (gw->version >= 2) {
 				add_pending(b, gw, token, req.id_json);
 			} else {
 				bridge_publish_ack(b, mac, req.id_json, ACK_UNCONFIRMED,
-						   "protocol 1 gateway: sent, but v1 has no TX_ACK",
-						   NULL);
+				                   "protocol 1 gateway: sent, but v1 has no TX_ACK",
+				                   NULL);
 			}
 		}
 	}
@@ -196,7 +197,7 @@ unlink_pending(struct bridge *b, struct pending_downlink *prev, struct pending_d
 
 bool
 bridge_handle_tx_ack(struct bridge *b, struct gateway *gw, const uint8_t token[2],
-		     const uint8_t *body, size_t body_len)
+                     const uint8_t *body, size_t body_len)
 {
 	struct pending_downlink *prev = NULL, *p = b->pending_head;
 	while (p != NULL && !(p->eui == gw->eui && memcmp(p->token, token, 2) == 0)) {
@@ -210,9 +211,9 @@ bridge_handle_tx_ack(struct bridge *b, struct gateway *gw, const uint8_t token[2
 	char error[40], err[200];
 	char *txpk_ack = NULL;
 	if (txack_parse((const char *)body, body_len, error, sizeof(error), &txpk_ack, err,
-			sizeof(err)) != 0) {
+	                sizeof(err)) != 0) {
 		LOG_RATELIMITED(&b->rl.tx_ack, LF_LOG_WARN, "gateway %s: unreadable TX_ACK: %s",
-				gw->mac, err);
+		                gw->mac, err);
 		bridge_publish_ack(b, gw->mac, p->id_json, ACK_INVALID_TX_ACK, err, NULL);
 	} else {
 		bridge_publish_ack(b, gw->mac, p->id_json, error, NULL, txpk_ack);
@@ -231,9 +232,9 @@ bridge_expire_downlinks(struct bridge *b, int64_t now_ms, bool all)
 		char mac[LF_EUI_STRLEN];
 		lf_eui_format(p->eui, mac);
 		bridge_publish_ack(b, mac, p->id_json, ACK_TIMEOUT,
-				   all ? "the bridge shut down before the TX_ACK arrived"
-				       : "no TX_ACK from the gateway within tx_ack_timeout",
-				   NULL);
+		                   all ? "the bridge shut down before the TX_ACK arrived"
+		                       : "no TX_ACK from the gateway within tx_ack_timeout",
+		                   NULL);
 		free(p);
 	}
 }

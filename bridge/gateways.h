@@ -19,12 +19,12 @@ struct gateway {
 	uint8_t version; /* GWMP version of the latest PULL_DATA (else of any datagram) */
 	bool online;
 	bool has_pull_addr;
-	uint8_t n_pending;  /* downlinks awaiting TX_ACK */
+	uint8_t n_pending; /* downlinks awaiting TX_ACK */
 	socklen_t pull_addr_len;
 	struct sockaddr_storage pull_addr; /* latest PULL_DATA source: where downlinks go */
 	struct sockaddr_storage seen_addr; /* latest accepted datagram's source */
-	int64_t last_pull_ms;  /* monotonic; first sight until the first PULL_DATA */
-	struct timespec since; /* wall clock of the latest online change */
+	int64_t last_pull_ms;              /* monotonic; first sight until the first PULL_DATA */
+	struct timespec since;             /* wall clock of the latest online change */
 	struct timespec last_seen;
 };
 

@@ -16,8 +16,8 @@ main(int argc, char **argv)
 	bridge_cfg_sections(&settings, sections);
 
 	int status = 2;
-	enum lf_cli_action action = lf_cli_run(argc, argv, "bridge", sections,
-					       LF_ARRAY_SIZE(sections), &settings.log);
+	enum lf_cli_action action =
+	        lf_cli_run(argc, argv, "bridge", sections, LF_ARRAY_SIZE(sections), &settings.log);
 	if (action == LF_CLI_EXIT_OK) {
 		status = 0;
 	} else if (action == LF_CLI_RUN) {

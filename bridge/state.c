@@ -55,7 +55,8 @@ bridge_publish_gateway_state(struct bridge *b, const struct gateway *gw)
 	cJSON_AddBoolToObject(obj, "online", gw->online);
 	if (gw->has_pull_addr) {
 		char addr[ADDR_STRLEN];
-		bridge_addr_format((const struct sockaddr *)&gw->pull_addr, gw->pull_addr_len, addr);
+		bridge_addr_format((const struct sockaddr *)&gw->pull_addr, gw->pull_addr_len,
+		                   addr);
 		cJSON_AddStringToObject(obj, "addr", addr);
 	} else {
 		cJSON_AddNullToObject(obj, "addr");
@@ -124,7 +125,7 @@ bridge_sweep_gateways(struct bridge *b, int64_t now_ms)
 	for (size_t i = 0; (gw = gateway_table_next(&b->gateways, &i)) != NULL;) {
 		if (gw->online && now_ms - gw->last_pull_ms > b->cfg->gateway_timeout) {
 			LOG_INFO("gateway %s offline: no PULL_DATA for %lld ms", gw->mac,
-				 (long long)(now_ms - gw->last_pull_ms));
+			         (long long)(now_ms - gw->last_pull_ms));
 			bridge_set_online(b, gw, false);
 		}
 	}
@@ -132,7 +133,7 @@ bridge_sweep_gateways(struct bridge *b, int64_t now_ms)
 
 struct lf_metric *
 bridge_counter(struct bridge *b, const char *name, const char *help, const char *label_key,
-	       const char *label_value)
+               const char *label_value)
 {
 	return lf_metrics_get(b->metrics, LF_METRIC_COUNTER, name, help, label_key, label_value);
 }
@@ -150,34 +151,33 @@ bridge_metrics_init(struct bridge *b)
 	m->tx_push_ack = bridge_counter(b, "udp_sent_total", tx, "type", "push_ack");
 	m->tx_pull_ack = bridge_counter(b, "udp_sent_total", tx, "type", "pull_ack");
 	m->tx_pull_resp = bridge_counter(b, "udp_sent_total", tx, "type", "pull_resp");
-	m->send_errors = bridge_counter(b, "udp_send_errors_total", "UDP sends that failed",
-					NULL, NULL);
+	m->send_errors =
+	        bridge_counter(b, "udp_send_errors_total", "UDP sends that failed", NULL, NULL);
 	m->uplinks = bridge_counter(b, "uplinks_published_total",
-				    "rxpk published on <prefix>/<mac>/up", NULL, NULL);
+	                            "rxpk published on <prefix>/<mac>/up", NULL, NULL);
 	m->stats = bridge_counter(b, "stats_published_total",
-				  "stat reports published on <prefix>/<mac>/status", NULL, NULL);
-	m->crc_bad_forwarded = bridge_counter(b, "crc_bad_forwarded_total",
-					      "CRC-bad frames published (forward_crc_bad)", NULL,
-					      NULL);
+	                          "stat reports published on <prefix>/<mac>/status", NULL, NULL);
+	m->crc_bad_forwarded =
+	        bridge_counter(b, "crc_bad_forwarded_total",
+	                       "CRC-bad frames published (forward_crc_bad)", NULL, NULL);
 	m->gateways_known = lf_metrics_gauge(b->metrics, "gateways_known",
-					     "Gateways this bridge has heard from");
+	                                     "Gateways this bridge has heard from");
 	m->gateways_online = lf_metrics_gauge(b->metrics, "gateways_online",
-					      "Gateways online (PULL_DATA within gateway_timeout)");
-	m->connects = bridge_counter(b, "gateway_connects_total", "Gateways that went online",
-				     NULL, NULL);
+	                                      "Gateways online (PULL_DATA within gateway_timeout)");
+	m->connects = bridge_counter(b, "gateway_connects_total", "Gateways that went online", NULL,
+	                             NULL);
 	m->disconnects = bridge_counter(b, "gateway_disconnects_total",
-					"Gateways that went offline", NULL, NULL);
-	m->address_changes = bridge_counter(b, "gateway_address_changes_total",
-					    "Datagrams from a known gateway at a new address",
-					    NULL, NULL);
-	m->downlinks_received = bridge_counter(b, "downlinks_received_total",
-					       "Messages received on <prefix>/<mac>/down", NULL,
-					       NULL);
-	m->downlinks_sent = bridge_counter(b, "downlinks_sent_total", "PULL_RESP sent", NULL,
-					   NULL);
-	m->tx_ack_unmatched = bridge_counter(b, "tx_ack_unmatched_total",
-					     "TX_ACK with no pending downlink (unknown or late token)",
-					     NULL, NULL);
+	                                "Gateways that went offline", NULL, NULL);
+	m->address_changes =
+	        bridge_counter(b, "gateway_address_changes_total",
+	                       "Datagrams from a known gateway at a new address", NULL, NULL);
+	m->downlinks_received =
+	        bridge_counter(b, "downlinks_received_total",
+	                       "Messages received on <prefix>/<mac>/down", NULL, NULL);
+	m->downlinks_sent = bridge_counter(b, "downlinks_sent_total", "PULL_RESP sent", NULL, NULL);
+	m->tx_ack_unmatched = bridge_counter(
+	        b, "tx_ack_unmatched_total",
+	        "TX_ACK with no pending downlink (unknown or late token)", NULL, NULL);
 }
 
 void

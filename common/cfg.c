@@ -194,15 +194,10 @@ parse_duration(const char *s, int64_t *out)
 static int
 parse_bool(const char *s, bool *out)
 {
-	static const char *const yes[] = {"true", "yes", "on", "1"};
-	static const char *const no[] = {"false", "no", "off", "0"};
-	for (size_t i = 0; i < LF_ARRAY_SIZE(yes); i++) {
-		if (strcasecmp(s, yes[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcasecmp(s, no[i]) == 0) {
-			*out = false;
+	static const char *const words[] = {"false", "true", "no", "yes", "off", "on", "0", "1"};
+	for (size_t i = 0; i < LF_ARRAY_SIZE(words); i++) {
+		if (strcasecmp(s, words[i]) == 0) {
+			*out = i % 2 == 1;
 			return 0;
 		}
 	}
@@ -493,6 +488,7 @@ struct file_parse {
 	FILE *fp;
 	const char *path;
 	int lineno;
+	int fail_line; /* where the reported error is, 0 for none or a read error */
 	char *line;
 	size_t linecap;
 	bool failed;
@@ -509,6 +505,7 @@ parse_fail(struct file_parse *fp, const char *fmt, ...)
 		return;
 	}
 	fp->failed = true;
+	fp->fail_line = fp->lineno;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -532,17 +529,15 @@ check_section_line(struct file_parse *fp, const char *line)
 		parse_fail(fp, "unexpected text after the section name");
 		return;
 	}
-	char *full = strndup(line + 1, (size_t)(close - line - 1));
-	if (full == NULL) {
-		parse_fail(fp, "out of memory");
-		return;
-	}
-	if (find_section(fp->sections, fp->n_sections, full, &index) == NULL &&
-	    !is_known_section(full)) {
+	/* Every real section name is short: a longer one is unknown anyway. */
+	char full[64];
+	size_t len = (size_t)(close - line - 1);
+	snprintf(full, sizeof(full), "%.*s", (int)len, line + 1);
+	bool owned = find_section(fp->sections, fp->n_sections, full, &index) != NULL;
+	if (len >= sizeof(full) || (!owned && !is_known_section(full))) {
 		sanitize(full, name, sizeof(name));
 		parse_fail(fp, "unknown section [%s]", name);
 	}
-	free(full);
 }
 
 /*
@@ -655,10 +650,8 @@ static int
 load_file(const struct lf_cfg_section *sections, size_t n_sections, const char *path, char *err,
 	  size_t errlen)
 {
-	struct file_parse fp = {
-		.sections = sections, .n_sections = n_sections, .path = path,
-		.err = err, .errlen = errlen,
-	};
+	struct file_parse fp = {.sections = sections, .n_sections = n_sections, .path = path,
+				.err = err, .errlen = errlen};
 	size_t total = 0;
 	int rc = -1;
 
@@ -675,8 +668,11 @@ load_file(const struct lf_cfg_section *sections, size_t n_sections, const char *
 		set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		goto out;
 	}
+	/* libinih goes on after a syntax error, so the error we recorded may
+	 * come after the one it reports: the first one is the one to fix. */
 	int line = ini_parse_stream(read_line, &fp, handle_value, &fp);
-	if (!fp.failed && line > 0) {
+	if (line > 0 && (!fp.failed || line < fp.fail_line)) {
+		fp.failed = false;
 		fp.lineno = line;
 		parse_fail(&fp, "syntax error: expected [section], key = value or a comment");
 	} else if (!fp.failed && line < 0) {
@@ -730,27 +726,20 @@ load_env_section(const struct lf_cfg_section *section, char *err, size_t errlen)
 			continue;
 		}
 		size_t varlen = (size_t)(eq - *env);
-		char *name = strndup(*env, varlen);
-		if (name == NULL) {
-			set_err(err, errlen, "out of memory");
-			return -1;
-		}
+		char name[256];
+		snprintf(name, sizeof(name), "%.*s", (int)varlen, *env);
 		sanitize(name, var, sizeof(var));
 		const struct lf_cfg_option *opt = find_env_option(section, *env, varlen);
-		int rc = 0;
 		if (opt == NULL) {
 			sanitize(name + plen, key, sizeof(key));
 			for (char *p = key; *p != '\0'; p++) {
 				*p = (char)tolower((unsigned char)*p);
 			}
 			set_err(err, errlen, "%s: %s: unknown key", var, key);
-			rc = -1;
-		} else if (set_option(section, opt, eq + 1, reason, sizeof(reason)) != 0) {
-			set_err(err, errlen, "%s: %s", var, reason);
-			rc = -1;
+			return -1;
 		}
-		free(name);
-		if (rc != 0) {
+		if (set_option(section, opt, eq + 1, reason, sizeof(reason)) != 0) {
+			set_err(err, errlen, "%s: %s", var, reason);
 			return -1;
 		}
 	}

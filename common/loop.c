@@ -165,8 +165,11 @@ lf_loop_timer_add(struct lf_loop *loop, int64_t delay_ms, lf_loop_timer_cb cb, v
 		loop->cap_timers = cap;
 	}
 	uint64_t id = ++loop->next_timer_id;
-	loop->timers[loop->n_timers++] = (struct timer){
-		.id = id, .due_ms = lf_now_ms() + (delay_ms > 0 ? delay_ms : 0), .cb = cb, .arg = arg};
+	loop->timers[loop->n_timers++] =
+	        (struct timer){.id = id,
+	                       .due_ms = lf_now_ms() + (delay_ms > 0 ? delay_ms : 0),
+	                       .cb = cb,
+	                       .arg = arg};
 	return id;
 }
 

@@ -106,7 +106,7 @@ on_connect(struct mosquitto *mosq, void *arg, int rc, int flags, const mosquitto
 	struct lf_mqtt *mqtt = arg;
 	if (rc != 0) {
 		LOG_WARN("mqtt: connection refused by %s:%d: %s", mqtt->host, mqtt->port,
-			 mosquitto_connack_string(rc));
+		         mosquitto_connack_string(rc));
 		return;
 	}
 	/* Subscribing here rather than on the daemon's thread restores
@@ -119,7 +119,7 @@ on_connect(struct mosquitto *mosq, void *arg, int rc, int flags, const mosquitto
 	if (mqtt->birth_topic != NULL) {
 		atomic_fetch_add(&mqtt->unacked, 1);
 		mosquitto_publish(mosq, NULL, mqtt->birth_topic, (int)strlen(mqtt->birth_payload),
-				  mqtt->birth_payload, 1, true);
+		                  mqtt->birth_payload, 1, true);
 	}
 	struct event *ev = calloc(1, sizeof(*ev));
 	if (ev != NULL) {
@@ -150,7 +150,7 @@ on_publish(struct mosquitto *mosq, void *arg, int mid, int reason, const mosquit
 
 static void
 on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *msg,
-	   const mosquitto_property *props)
+           const mosquitto_property *props)
 {
 	struct lf_mqtt *mqtt = arg;
 	struct event *ev = calloc(1, sizeof(*ev));
@@ -183,13 +183,13 @@ on_log(struct mosquitto *mosq, void *arg, int level, const char *str)
 /* Hands one message to libmosquitto. */
 static int
 send_now(struct lf_mqtt *mqtt, const char *topic, const void *payload, size_t len, int qos,
-	 bool retain, const mosquitto_property *props)
+         bool retain, const mosquitto_property *props)
 {
 	/* libmosquitto reports every message through on_publish: QoS 0 when
 	 * written, QoS 1 when acknowledged. */
 	atomic_fetch_add(&mqtt->unacked, 1);
 	int rc = mosquitto_publish_v5(mqtt->mosq, NULL, topic, (int)len, payload, qos, retain,
-				      props);
+	                              props);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		atomic_fetch_sub(&mqtt->unacked, 1);
 	}
@@ -203,7 +203,7 @@ handle_event(struct lf_mqtt *mqtt, struct event *ev)
 	case EVENT_CONNECTED:
 		if (!mqtt->connected) {
 			LOG_INFO("mqtt: connected to %s:%d as %s", mqtt->host, mqtt->port,
-				 mqtt->client_id);
+			         mqtt->client_id);
 		}
 		mqtt->connected = true;
 		lf_metric_inc(mqtt->m_connects);
@@ -215,7 +215,7 @@ handle_event(struct lf_mqtt *mqtt, struct event *ev)
 		if (mqtt->connected) {
 			lf_metric_inc(mqtt->m_disconnects);
 			LOG_WARN("mqtt: connection to %s:%d lost (%s), reconnecting", mqtt->host,
-				 mqtt->port, mosquitto_strerror(ev->rc));
+			         mqtt->port, mosquitto_strerror(ev->rc));
 		}
 		mqtt->connected = false;
 		if (mqtt->opts.on_state != NULL) {
@@ -280,13 +280,13 @@ configure(struct lf_mqtt *mqtt)
 	}
 	if (rc == MOSQ_ERR_SUCCESS && cfg->tls_ca[0] != '\0') {
 		rc = mosquitto_tls_set(m, cfg->tls_ca, NULL,
-				       cfg->tls_cert[0] != '\0' ? cfg->tls_cert : NULL,
-				       cfg->tls_key[0] != '\0' ? cfg->tls_key : NULL, NULL);
+		                       cfg->tls_cert[0] != '\0' ? cfg->tls_cert : NULL,
+		                       cfg->tls_key[0] != '\0' ? cfg->tls_key : NULL, NULL);
 	}
 	if (rc == MOSQ_ERR_SUCCESS && mqtt->opts.will_topic != NULL) {
 		rc = mosquitto_will_set(m, mqtt->opts.will_topic,
-					(int)strlen(mqtt->opts.will_payload), mqtt->opts.will_payload,
-					1, true);
+		                        (int)strlen(mqtt->opts.will_payload),
+		                        mqtt->opts.will_payload, 1, true);
 	}
 	if (rc == MOSQ_ERR_SUCCESS) {
 		/* More in flight than the default 20 keeps QoS 1 throughput up. */
@@ -300,7 +300,7 @@ configure(struct lf_mqtt *mqtt)
 	    mqtt->opts.persistent_session) {
 		/* Without a session expiry a v5 session ends at disconnect. */
 		rc = mosquitto_property_add_int32(&mqtt->connect_props,
-						  MQTT_PROP_SESSION_EXPIRY_INTERVAL, 24 * 3600);
+		                                  MQTT_PROP_SESSION_EXPIRY_INTERVAL, 24 * 3600);
 	}
 	return rc;
 }
@@ -337,16 +337,16 @@ lf_mqtt_new(struct lf_loop *loop, const struct lf_mqtt_options *opts)
 	struct lf_metrics *reg = opts->metrics;
 	if (reg != NULL) {
 		mqtt->m_connects = lf_metrics_counter(reg, "mqtt_connects_total",
-						      "Successful connections to the broker");
+		                                      "Successful connections to the broker");
 		mqtt->m_disconnects = lf_metrics_counter(reg, "mqtt_disconnects_total",
-							 "Connections to the broker lost");
+		                                         "Connections to the broker lost");
 		mqtt->m_dropped = lf_metrics_counter(
-			reg, "mqtt_outbox_dropped_total",
-			"Messages dropped because the outbox was full (broker away or too slow)");
+		        reg, "mqtt_outbox_dropped_total",
+		        "Messages dropped because the outbox was full (broker away or too slow)");
 		mqtt->m_depth = lf_metrics_gauge(reg, "mqtt_outbox_depth",
-						 "Messages not yet acknowledged by the broker");
+		                                 "Messages not yet acknowledged by the broker");
 		mqtt->m_failed = lf_metrics_counter(reg, "mqtt_publish_failed_total",
-						    "Publishes libmosquitto refused");
+		                                    "Publishes libmosquitto refused");
 	}
 
 	mqtt->mosq = mosquitto_new(mqtt->client_id, !opts->persistent_session, mqtt);
@@ -393,14 +393,16 @@ network_thread(void *arg)
 	bool reported = false;
 	while (!atomic_load(&mqtt->stopping)) {
 		int rc = mosquitto_connect_bind_v5(mqtt->mosq, mqtt->host, mqtt->port,
-						   mqtt->keepalive_s, NULL, mqtt->connect_props);
+		                                   mqtt->keepalive_s, NULL, mqtt->connect_props);
 		if (rc != MOSQ_ERR_SUCCESS) {
 			if (!reported) {
-				LOG_WARN("mqtt: cannot connect to %s:%d: %s; retrying every %lld ms "
-					 "at most",
-					 mqtt->host, mqtt->port,
-					 rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc),
-					 (long long)backoff_max);
+				LOG_WARN(
+				        "mqtt: cannot connect to %s:%d: %s; retrying every %lld ms "
+				        "at most",
+				        mqtt->host, mqtt->port,
+				        rc == MOSQ_ERR_ERRNO ? strerror(errno)
+				                             : mosquitto_strerror(rc),
+				        (long long)backoff_max);
 				reported = true;
 			}
 			backoff_sleep(mqtt, backoff);
@@ -414,8 +416,8 @@ network_thread(void *arg)
 		if (atomic_load(&mqtt->stopping)) {
 			/* Let the DISCONNECT queued by stop_thread() go out, so the
 			 * broker does not publish the will for a clean exit. */
-			for (int i = 0; i < 10 && mosquitto_loop(mqtt->mosq, 50, 1) == MOSQ_ERR_SUCCESS;
-			     i++) {
+			for (int i = 0;
+			     i < 10 && mosquitto_loop(mqtt->mosq, 50, 1) == MOSQ_ERR_SUCCESS; i++) {
 			}
 			break;
 		}
@@ -486,7 +488,7 @@ lf_mqtt_subscribe(struct lf_mqtt *mqtt, const char *pattern, int qos)
 
 int
 lf_mqtt_publish_v5(struct lf_mqtt *mqtt, const char *topic, const void *payload, size_t len,
-		   int qos, bool retain, const mosquitto_property *props)
+                   int qos, bool retain, const mosquitto_property *props)
 {
 	if (mosquitto_pub_topic_check(topic) != MOSQ_ERR_SUCCESS || len > 256 * 1024 * 1024) {
 		lf_metric_inc(mqtt->m_failed);
@@ -500,8 +502,8 @@ lf_mqtt_publish_v5(struct lf_mqtt *mqtt, const char *topic, const void *payload,
 		/* One line per power of two keeps the log readable in a long outage. */
 		if ((dropped & (dropped - 1)) == 0) {
 			LOG_WARN("mqtt: outbox full (%zu messages unacknowledged): message to %s "
-				 "dropped, %llu dropped so far",
-				 mqtt->pending_max, topic, (unsigned long long)dropped);
+			         "dropped, %llu dropped so far",
+			         mqtt->pending_max, topic, (unsigned long long)dropped);
 		}
 		return 0;
 	}
@@ -525,7 +527,7 @@ lf_mqtt_publish_v5(struct lf_mqtt *mqtt, const char *topic, const void *payload,
 
 int
 lf_mqtt_publish(struct lf_mqtt *mqtt, const char *topic, const void *payload, size_t len, int qos,
-		bool retain)
+                bool retain)
 {
 	return lf_mqtt_publish_v5(mqtt, topic, payload, len, qos, retain, NULL);
 }

@@ -68,7 +68,7 @@ lf_base64_decode(const char *text, size_t textlen, uint8_t *out, size_t outlen)
 	size_t binlen = 0;
 	const char *end = NULL;
 	if (sodium_base642bin(out, outlen, text, textlen, NULL, &binlen, &end,
-			      sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0) {
+	                      sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0) {
 		return -1;
 	}
 	if (end != text + textlen) {

@@ -210,7 +210,8 @@ test_duration(void **state)
 	expect_set_error("timeout", "2d", "timeout: must be between 500ms and 1d");
 	expect_set_error("timeout", "499ms", "timeout: must be between 500ms and 1d");
 	expect_set_error("timeout", "0", "timeout: must be between 500ms and 1d");
-	expect_set_error("timeout", "99999999999999999999h", "timeout: must be between 500ms and 1d");
+	expect_set_error("timeout", "99999999999999999999h",
+			 "timeout: must be between 500ms and 1d");
 	expect_set_error("timeout", "1.5ms", "timeout: must be a whole number of milliseconds");
 	static const char *const bad[] = {"30 s", "s", "1.s", ".5s", "-1s", "1x", "", "1S", "1e3"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -516,6 +517,13 @@ test_file_hostile(void **state)
 	static const char weird_key[] = "[mqtt]\nh\x1bst = 1\n";
 	expect_temp_error(weird_key, sizeof(weird_key) - 1, "2: h?st: unknown key");
 
+	/* libinih reads on after a syntax error; the first error is reported. */
+	static const char two[] = "[mqtt]\nno equals sign\nhots = 1\n";
+	expect_temp_error(two, sizeof(two) - 1,
+			  "2: syntax error: expected [section], key = value or a comment");
+	static const char two_rev[] = "[mqtt]\nhots = 1\nno equals sign\n";
+	expect_temp_error(two_rev, sizeof(two_rev) - 1, "2: hots: unknown key");
+
 	char err[256];
 	assert_int_equal(load_bridge("/nonexistent/lorafleet.ini", err, sizeof(err)), -1);
 	assert_string_equal(err, "/nonexistent/lorafleet.ini: cannot open: No such file or "
@@ -573,8 +581,8 @@ test_env_errors(void **state)
 	/* An environment error is reported even when the file is fine. */
 	setenv("LORAFLEET_LOG_FORMAT", "xml", 1);
 	assert_int_equal(load_bridge(FIXTURE("valid.ini"), err, sizeof(err)), -1);
-	assert_string_equal(err,
-			    "LORAFLEET_LOG_FORMAT: format: expected one of text, json, got \"xml\"");
+	assert_string_equal(err, "LORAFLEET_LOG_FORMAT: format: expected one of text, json, "
+				 "got \"xml\"");
 }
 
 static void
@@ -692,7 +700,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_print, setup_test, teardown_test),
 		cmocka_unit_test_setup_teardown(test_print_durations, setup_test, teardown_test),
 		cmocka_unit_test(test_bad_default),
-		cmocka_unit_test_setup_teardown(test_bridge_defaults, setup_bridge, teardown_bridge),
+		cmocka_unit_test_setup_teardown(test_bridge_defaults, setup_bridge,
+						teardown_bridge),
 		cmocka_unit_test_setup_teardown(test_file_valid, setup_bridge, teardown_bridge),
 		cmocka_unit_test_setup_teardown(test_file_errors, setup_bridge, teardown_bridge),
 		cmocka_unit_test_setup_teardown(test_file_hostile, setup_bridge, teardown_bridge),

@@ -125,7 +125,8 @@ test_help(void **state)
 	assert_non_null(strstr(r->out, "      --check-config "));
 	assert_non_null(strstr(r->out, "\n[mqtt]\n  host (string, default \"127.0.0.1\")\n"
 				       "      broker host name or IP address\n"));
-	assert_non_null(strstr(r->out, "\n  level (enum: error|warn|info|debug, default \"info\")\n"));
+	assert_non_null(
+		strstr(r->out, "\n  level (enum: error|warn|info|debug, default \"info\")\n"));
 	assert_non_null(strstr(r->out, "\n  password (string, default \"\")\n"));
 	assert_non_null(strstr(r->out, "\n  udp_bind (host:port, default \"0.0.0.0:1680\")\n"));
 	/* Every option of every section, each under its section. */

@@ -188,8 +188,8 @@ check_row(const struct doc_section *s, const struct lf_cfg_option *o, const stru
 				  ? o->default_value
 				  : "\"\"";
 	if (strcmp(row->type, lf_cli_type_name(o->type)) != 0) {
-		problem(r, "config.md:%d: [%s] %s: type is %s in the doc, %s in the code", row->line,
-			s->name, o->name, row->type, lf_cli_type_name(o->type));
+		problem(r, "config.md:%d: [%s] %s: type is %s in the doc, %s in the code",
+			row->line, s->name, o->name, row->type, lf_cli_type_name(o->type));
 	}
 	if (strcmp(row->def, def) != 0) {
 		problem(r, "config.md:%d: [%s] %s: default is `%s` in the doc, `%s` in the code",
@@ -338,8 +338,8 @@ test_doc_side_changes_fail(void **state)
 		{"| `host` | string | `127.0.0.1` |", "| `host` | string | `localhost` |"},
 		{"| `port` | integer |", "| `port` | string |"},
 		{"| `qos` |", "| `qoss` |"},
-		{"| `username` | string | `\"\"` | User name for the broker; empty connects without "
-		 "one. |\n",
+		{"| `username` | string | `\"\"` | User name for the broker; empty connects "
+		 "without one. |\n",
 		 ""},
 		{"## [log]", "## [logging]"},
 		{"## [bridge]\n", "## [bridge]\n\n| `extra` | string | `\"\"` | nothing |\n"},

@@ -13,7 +13,8 @@
 static const char doc_text[] = "{\"freq\":868.1,\"chan\":3,\"name\":\"gw1\",\"ok\":true,"
 			       "\"off\":false,\"nil\":null,\"obj\":{\"a\":1},\"arr\":[1,2],"
 			       "\"big\":1e300,\"neg\":-2147483648,\"Freq\":\"upper\","
-			       "\"huge\":9223372036854775808,\"inf\":1e999,\"max\":4611686018427387904}";
+			       "\"huge\":9223372036854775808,\"inf\":1e999,"
+			       "\"max\":4611686018427387904}";
 
 static int
 setup(void **state)
