@@ -111,7 +111,7 @@ static const struct {
 	const char *name;
 	int64_t ms;
 } duration_units[] = {
-	{"d", 24LL * 3600 * 1000}, {"h", 3600 * 1000}, {"m", 60 * 1000}, {"s", 1000}, {"ms", 1},
+        {"d", 24LL * 3600 * 1000}, {"h", 3600 * 1000}, {"m", 60 * 1000}, {"s", 1000}, {"ms", 1},
 };
 
 /* The shortest exact way to write ms: "1d", "90s", "1500ms". */
@@ -125,7 +125,7 @@ format_duration(int64_t ms, char *out, size_t outlen)
 	for (size_t i = 0; i < LF_ARRAY_SIZE(duration_units); i++) {
 		if (ms % duration_units[i].ms == 0) {
 			snprintf(out, outlen, "%" PRId64 "%s", ms / duration_units[i].ms,
-				 duration_units[i].name);
+			         duration_units[i].name);
 			return;
 		}
 	}
@@ -216,7 +216,7 @@ parse_enum(const struct lf_cfg_option *opt, const char *s, int *out, char *reaso
 	size_t n = (size_t)snprintf(reason, len, "expected one of ");
 	for (int i = 0; opt->choices != NULL && opt->choices[i] != NULL && n < len; i++) {
 		n += (size_t)snprintf(reason + n, len - n, "%s%s", i > 0 ? ", " : "",
-				      opt->choices[i]);
+		                      opt->choices[i]);
 	}
 	return -1;
 }
@@ -227,7 +227,7 @@ host_chars_ok(const char *host, size_t len, bool bracketed)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)host[i];
 		bool ok = isalnum(c) || c == '.' || c == '-' || c == '_' ||
-			  (bracketed && (c == ':' || c == '%'));
+		          (bracketed && (c == ':' || c == '%'));
 		if (!ok) {
 			return false;
 		}
@@ -300,14 +300,14 @@ check_range(const struct lf_cfg_option *opt, int64_t v, char *reason, size_t len
 		snprintf(reason, len, "must be between %s and %s", lo, hi);
 	} else {
 		snprintf(reason, len, "%smust be between %" PRId64 " and %" PRId64,
-			 opt->type == LF_CFG_HOSTPORT ? "port " : "", opt->min, opt->max);
+		         opt->type == LF_CFG_HOSTPORT ? "port " : "", opt->min, opt->max);
 	}
 	return PARSE_INVALID;
 }
 
 static int
-parse_duration_value(const struct lf_cfg_option *opt, const char *value, int64_t *ms,
-		     char *reason, size_t len)
+parse_duration_value(const struct lf_cfg_option *opt, const char *value, int64_t *ms, char *reason,
+                     size_t len)
 {
 	switch (parse_duration(value, ms)) {
 	case PARSE_SYNTAX:
@@ -328,8 +328,8 @@ parse_duration_value(const struct lf_cfg_option *opt, const char *value, int64_t
 /* Parses value into v; on failure writes why into reason, without the
  * value itself, which the caller adds unless the option is a secret. */
 static int
-parse_value(const struct lf_cfg_option *opt, const char *value, union cfg_value *v,
-	    char *reason, size_t len)
+parse_value(const struct lf_cfg_option *opt, const char *value, union cfg_value *v, char *reason,
+            size_t len)
 {
 	char host[HOST_MAX];
 	long port;
@@ -393,8 +393,8 @@ value_member(const struct lf_cfg_option *opt, union cfg_value *v, size_t *size)
 }
 
 static int
-set_option(const struct lf_cfg_section *section, const struct lf_cfg_option *opt,
-	   const char *value, char *err, size_t errlen)
+set_option(const struct lf_cfg_section *section, const struct lf_cfg_option *opt, const char *value,
+           char *err, size_t errlen)
 {
 	union cfg_value v = {0};
 	char reason[REASON_MAX] = "";
@@ -443,8 +443,8 @@ set_option(const struct lf_cfg_section *section, const struct lf_cfg_option *opt
 }
 
 int
-lf_cfg_set(const struct lf_cfg_section *section, const char *key, const char *value,
-	   char *err, size_t errlen)
+lf_cfg_set(const struct lf_cfg_section *section, const char *key, const char *value, char *err,
+           size_t errlen)
 {
 	const struct lf_cfg_option *opt = find_option(section, key);
 	if (opt == NULL) {
@@ -558,7 +558,7 @@ read_line(char *str, int num, void *stream)
 	if (n < 0) {
 		if (ferror(fp->fp)) {
 			set_err(fp->err, fp->errlen, "%s: cannot read: %s", fp->path,
-				strerror(errno));
+			        strerror(errno));
 			fp->failed = true;
 		}
 		return NULL;
@@ -648,10 +648,13 @@ handle_value(void *user, const char *section, const char *key, const char *value
 
 static int
 load_file(const struct lf_cfg_section *sections, size_t n_sections, const char *path, char *err,
-	  size_t errlen)
+          size_t errlen)
 {
-	struct file_parse fp = {.sections = sections, .n_sections = n_sections, .path = path,
-				.err = err, .errlen = errlen};
+	struct file_parse fp = {.sections = sections,
+	                        .n_sections = n_sections,
+	                        .path = path,
+	                        .err = err,
+	                        .errlen = errlen};
 	size_t total = 0;
 	int rc = -1;
 
@@ -762,20 +765,30 @@ load_defaults(const struct lf_cfg_section *section, char *err, size_t errlen)
 	return 0;
 }
 
+static void
+clear_strings(const struct lf_cfg_section *sections, size_t n_sections, bool release)
+{
+	for (size_t i = 0; i < n_sections; i++) {
+		for (const struct lf_cfg_option *o = sections[i].options; o->name != NULL; o++) {
+			if (is_string_type(o->type)) {
+				char **field = field_of(&sections[i], o);
+				if (release) {
+					free(*field);
+				}
+				*field = NULL;
+			}
+		}
+	}
+}
+
 int
-lf_cfg_load(const struct lf_cfg_section *sections, size_t n_sections, const char *path,
-	    char *err, size_t errlen)
+lf_cfg_load(const struct lf_cfg_section *sections, size_t n_sections, const char *path, char *err,
+            size_t errlen)
 {
 	/* The struct may hold anything before the first load: clear the
 	 * string fields first so that lf_cfg_free() is safe after a failure
 	 * at any point. */
-	for (size_t i = 0; i < n_sections; i++) {
-		for (const struct lf_cfg_option *o = sections[i].options; o->name != NULL; o++) {
-			if (is_string_type(o->type)) {
-				*(char **)field_of(&sections[i], o) = NULL;
-			}
-		}
-	}
+	clear_strings(sections, n_sections, false);
 	for (size_t i = 0; i < n_sections; i++) {
 		if (load_defaults(&sections[i], err, errlen) != 0) {
 			return -1;
@@ -795,15 +808,7 @@ lf_cfg_load(const struct lf_cfg_section *sections, size_t n_sections, const char
 void
 lf_cfg_free(const struct lf_cfg_section *sections, size_t n_sections)
 {
-	for (size_t i = 0; i < n_sections; i++) {
-		for (const struct lf_cfg_option *o = sections[i].options; o->name != NULL; o++) {
-			if (is_string_type(o->type)) {
-				char **field = field_of(&sections[i], o);
-				free(*field);
-				*field = NULL;
-			}
-		}
-	}
+	clear_strings(sections, n_sections, true);
 }
 
 static void

@@ -109,11 +109,11 @@ static int
 parse_args(int argc, char **argv, const char *service, struct cli_args *args)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
+	        {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},
+	        {NULL, 0, NULL, 0},
 	};
 	char name[64];
 	const char *why;
@@ -164,7 +164,7 @@ parse_args(int argc, char **argv, const char *service, struct cli_args *args)
 
 enum lf_cli_action
 lf_cli_run(int argc, char **argv, const char *service, const struct lf_cfg_section *sections,
-	   size_t n_sections, const struct lf_log_config *log)
+           size_t n_sections, const struct lf_log_config *log)
 {
 	struct cli_args args = {0};
 	char err[ERR_MAX];
@@ -200,7 +200,7 @@ lf_cli_run(int argc, char **argv, const char *service, const struct lf_cfg_secti
 	}
 	if (log != NULL) {
 		lf_log_setup((enum lf_log_level)log->level, (enum lf_log_format)log->format,
-			     service);
+		             service);
 	}
 	return LF_CLI_RUN;
 }

@@ -65,7 +65,7 @@ lookup(const cJSON *obj, const char *key, cJSON_bool (*is_type)(const cJSON *),
 	}
 	if (!is_type(it)) {
 		set_err(err, errlen, "%s: expected %s, got %s", key, expected,
-			lf_json_type_name(it));
+		        lf_json_type_name(it));
 		return -1;
 	}
 	*item = it;
@@ -108,7 +108,7 @@ lf_json_get_number(const cJSON *obj, const char *key, double *out, char *err, si
 
 int
 lf_json_get_int(const cJSON *obj, const char *key, int64_t min, int64_t max, int64_t *out,
-		char *err, size_t errlen)
+                char *err, size_t errlen)
 {
 	double d;
 	int rc = get_finite(obj, key, &d, err, errlen);
@@ -125,7 +125,7 @@ lf_json_get_int(const cJSON *obj, const char *key, int64_t min, int64_t max, int
 	}
 	if (!fits || i < min || i > max) {
 		set_err(err, errlen, "%s: must be between %" PRId64 " and %" PRId64 ", got %.15g",
-			key, min, max, d);
+		        key, min, max, d);
 		return -1;
 	}
 	*out = i;
@@ -144,8 +144,7 @@ lf_json_get_bool(const cJSON *obj, const char *key, bool *out, char *err, size_t
 }
 
 int
-lf_json_get_object(const cJSON *obj, const char *key, const cJSON **out, char *err,
-		   size_t errlen)
+lf_json_get_object(const cJSON *obj, const char *key, const cJSON **out, char *err, size_t errlen)
 {
 	return lookup(obj, key, cJSON_IsObject, "an object", out, err, errlen);
 }

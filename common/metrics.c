@@ -83,7 +83,7 @@ valid_name(const char *name)
 	}
 	for (const char *p = name; *p != '\0'; p++) {
 		bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			  (*p >= '0' && *p <= '9') || *p == '_';
+		          (*p >= '0' && *p <= '9') || *p == '_';
 		if (!ok) {
 			return false;
 		}
@@ -160,8 +160,8 @@ add_series(struct family *f, const char *key, const char *value)
 }
 
 struct lf_metric *
-lf_metrics_get(struct lf_metrics *reg, enum lf_metric_type type, const char *name,
-	       const char *help, const char *label_key, const char *label_value)
+lf_metrics_get(struct lf_metrics *reg, enum lf_metric_type type, const char *name, const char *help,
+               const char *label_key, const char *label_value)
 {
 	/* A bad name is a programming error; NULL keeps it out of every
 	 * snapshot, and the lf_metric_* functions accept NULL. */
@@ -216,7 +216,7 @@ lf_metric_value(const struct lf_metric *m)
 
 void
 lf_metrics_remove(struct lf_metrics *reg, const char *name, const char *label_key,
-		  const char *label_value)
+                  const char *label_value)
 {
 	if (reg == NULL || name == NULL) {
 		return;
@@ -264,8 +264,8 @@ family_json(const struct family *f)
 {
 	cJSON *j = cJSON_CreateObject();
 	if (cJSON_AddStringToObject(j, "name", f->name) == NULL ||
-	    cJSON_AddStringToObject(j, "type",
-				    f->type == LF_METRIC_GAUGE ? "gauge" : "counter") == NULL ||
+	    cJSON_AddStringToObject(j, "type", f->type == LF_METRIC_GAUGE ? "gauge" : "counter") ==
+	            NULL ||
 	    cJSON_AddStringToObject(j, "help", f->help) == NULL) {
 		cJSON_Delete(j);
 		return NULL;

@@ -45,25 +45,62 @@ check_no_x(const void *field, char *err, size_t errlen)
 #define T(field) offsetof(struct test_config, field)
 
 static const struct lf_cfg_option test_options[] = {
-	{.name = "name", .type = LF_CFG_STRING, .offset = T(name), .default_value = "abc",
-	 .help = "a string"},
-	{.name = "count", .type = LF_CFG_INT, .offset = T(count), .default_value = "10", .min = 1,
-	 .max = 100, .help = "an integer"},
-	{.name = "flag", .type = LF_CFG_BOOL, .offset = T(flag), .default_value = "false",
-	 .help = "a boolean"},
-	{.name = "timeout", .type = LF_CFG_DURATION, .offset = T(timeout), .default_value = "30s",
-	 .min = 500, .max = 86400000, .help = "a duration"},
-	{.name = "mode", .type = LF_CFG_ENUM, .offset = T(mode), .default_value = "fast",
-	 .choices = modes, .help = "an enum"},
-	{.name = "bind", .type = LF_CFG_HOSTPORT, .offset = T(bind), .default_value = ":1680",
-	 .min = 1, .max = 65535, .help = "a host:port"},
-	{.name = "secret", .type = LF_CFG_STRING, .offset = T(secret), .flags = LF_CFG_SECRET,
-	 .help = "a secret string"},
-	{.name = "pin", .type = LF_CFG_INT, .offset = T(pin), .default_value = "0", .min = 0,
-	 .max = 9999, .flags = LF_CFG_SECRET, .help = "a secret integer"},
-	{.name = "checked", .type = LF_CFG_STRING, .offset = T(checked), .check = check_no_x,
-	 .help = "a string with a check"},
-	{.name = NULL},
+        {.name = "name",
+         .type = LF_CFG_STRING,
+         .offset = T(name),
+         .default_value = "abc",
+         .help = "a string"},
+        {.name = "count",
+         .type = LF_CFG_INT,
+         .offset = T(count),
+         .default_value = "10",
+         .min = 1,
+         .max = 100,
+         .help = "an integer"},
+        {.name = "flag",
+         .type = LF_CFG_BOOL,
+         .offset = T(flag),
+         .default_value = "false",
+         .help = "a boolean"},
+        {.name = "timeout",
+         .type = LF_CFG_DURATION,
+         .offset = T(timeout),
+         .default_value = "30s",
+         .min = 500,
+         .max = 86400000,
+         .help = "a duration"},
+        {.name = "mode",
+         .type = LF_CFG_ENUM,
+         .offset = T(mode),
+         .default_value = "fast",
+         .choices = modes,
+         .help = "an enum"},
+        {.name = "bind",
+         .type = LF_CFG_HOSTPORT,
+         .offset = T(bind),
+         .default_value = ":1680",
+         .min = 1,
+         .max = 65535,
+         .help = "a host:port"},
+        {.name = "secret",
+         .type = LF_CFG_STRING,
+         .offset = T(secret),
+         .flags = LF_CFG_SECRET,
+         .help = "a secret string"},
+        {.name = "pin",
+         .type = LF_CFG_INT,
+         .offset = T(pin),
+         .default_value = "0",
+         .min = 0,
+         .max = 9999,
+         .flags = LF_CFG_SECRET,
+         .help = "a secret integer"},
+        {.name = "checked",
+         .type = LF_CFG_STRING,
+         .offset = T(checked),
+         .check = check_no_x,
+         .help = "a string with a check"},
+        {.name = NULL},
 };
 
 static struct test_config tc;
@@ -186,9 +223,9 @@ test_bool(void **state)
 		assert_false(tc.flag);
 	}
 	expect_set_error("flag", "2",
-			 "flag: expected true/false, yes/no, on/off or 1/0, got \"2\"");
+	                 "flag: expected true/false, yes/no, on/off or 1/0, got \"2\"");
 	expect_set_error("flag", "y",
-			 "flag: expected true/false, yes/no, on/off or 1/0, got \"y\"");
+	                 "flag: expected true/false, yes/no, on/off or 1/0, got \"y\"");
 	expect_set_error("flag", "", "flag: expected true/false, yes/no, on/off or 1/0, got \"\"");
 }
 
@@ -199,9 +236,9 @@ test_duration(void **state)
 		const char *text;
 		int64_t ms;
 	} good[] = {
-		{"30", 30000},  {"30s", 30000},   {"1.5s", 1500},   {"500ms", 500},
-		{"5m", 300000}, {"1h", 3600000},  {"1d", 86400000}, {"0.6s", 600},
-		{"1.5", 1500},  {"0.5m", 30000},  {"1.25h", 4500000}, {"001s", 1000},
+	        {"30", 30000},  {"30s", 30000},  {"1.5s", 1500},     {"500ms", 500},
+	        {"5m", 300000}, {"1h", 3600000}, {"1d", 86400000},   {"0.6s", 600},
+	        {"1.5", 1500},  {"0.5m", 30000}, {"1.25h", 4500000}, {"001s", 1000},
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		expect_set_ok("timeout", good[i].text);
@@ -211,14 +248,14 @@ test_duration(void **state)
 	expect_set_error("timeout", "499ms", "timeout: must be between 500ms and 1d");
 	expect_set_error("timeout", "0", "timeout: must be between 500ms and 1d");
 	expect_set_error("timeout", "99999999999999999999h",
-			 "timeout: must be between 500ms and 1d");
+	                 "timeout: must be between 500ms and 1d");
 	expect_set_error("timeout", "1.5ms", "timeout: must be a whole number of milliseconds");
 	static const char *const bad[] = {"30 s", "s", "1.s", ".5s", "-1s", "1x", "", "1S", "1e3"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char expected[128];
 		snprintf(expected, sizeof(expected),
-			 "timeout: expected a duration such as 30s, 500ms, 5m or 1h, got \"%s\"",
-			 bad[i]);
+		         "timeout: expected a duration such as 30s, 500ms, 5m or 1h, got \"%s\"",
+		         bad[i]);
 		expect_set_error("timeout", bad[i], expected);
 	}
 	assert_int_equal(tc.timeout, 1000);
@@ -240,19 +277,20 @@ test_enum(void **state)
 static void
 test_hostport(void **state)
 {
-	static const char *const good[] = {"0.0.0.0:1680", "[::1]:80", ":53", "[::]:1700",
-					   "gw.example.net:65535", "[fe80::1%eth0]:1"};
+	static const char *const good[] = {
+	        "0.0.0.0:1680",         "[::1]:80",        ":53", "[::]:1700",
+	        "gw.example.net:65535", "[fe80::1%eth0]:1"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		expect_set_ok("bind", good[i]);
 		assert_string_equal(tc.bind, good[i]);
 	}
-	static const char *const bad[] = {"1680",   "a:b:1",  "[::1]80", "[]:80",  "host:",
-					  "host:x", "h:123456", "ho st:1", "[::1]", "::1:80",
-					  "[1.2.3.4]:80", "h:-1"};
+	static const char *const bad[] = {"1680",  "a:b:1",  "[::1]80",      "[]:80",
+	                                  "host:", "host:x", "h:123456",     "ho st:1",
+	                                  "[::1]", "::1:80", "[1.2.3.4]:80", "h:-1"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char expected[128];
 		snprintf(expected, sizeof(expected),
-			 "bind: expected host:port, [v6]:port or :port, got \"%s\"", bad[i]);
+		         "bind: expected host:port, [v6]:port or :port, got \"%s\"", bad[i]);
 		expect_set_error("bind", bad[i], expected);
 	}
 	expect_set_error("bind", ":0", "bind: port must be between 1 and 65535");
@@ -311,15 +349,15 @@ test_print(void **state)
 	lf_cfg_print(&test_section, 1, out);
 	fclose(out);
 	assert_string_equal(text, "[test]\n"
-				  "name = abc\n"
-				  "count = 10\n"
-				  "flag = true\n"
-				  "timeout = 90s\n"
-				  "mode = slow\n"
-				  "bind = :1680\n"
-				  "secret = ********\n"
-				  "pin = 0\n"
-				  "checked =\n");
+	                          "name = abc\n"
+	                          "count = 10\n"
+	                          "flag = true\n"
+	                          "timeout = 90s\n"
+	                          "mode = slow\n"
+	                          "bind = :1680\n"
+	                          "secret = ********\n"
+	                          "pin = 0\n"
+	                          "checked =\n");
 	free(text);
 }
 
@@ -329,8 +367,8 @@ test_print_durations(void **state)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-		{"500ms", "500ms"}, {"1.5s", "1500ms"}, {"60s", "1m"}, {"0.5h", "30m"},
-		{"24h", "1d"},      {"90m", "90m"},     {"2h", "2h"},  {"3600", "1h"},
+	        {"500ms", "500ms"}, {"1.5s", "1500ms"}, {"60s", "1m"}, {"0.5h", "30m"},
+	        {"24h", "1d"},      {"90m", "90m"},     {"2h", "2h"},  {"3600", "1h"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		expect_set_ok("timeout", cases[i].in);
@@ -352,9 +390,13 @@ static void
 test_bad_default(void **state)
 {
 	static const struct lf_cfg_option bad[] = {
-		{.name = "n", .type = LF_CFG_INT, .offset = 0, .default_value = "0", .min = 1,
-		 .max = 5},
-		{.name = NULL},
+	        {.name = "n",
+	         .type = LF_CFG_INT,
+	         .offset = 0,
+	         .default_value = "0",
+	         .min = 1,
+	         .max = 5},
+	        {.name = NULL},
 	};
 	int64_t n = 0;
 	struct lf_cfg_section sec = {"test", bad, &n};
@@ -447,21 +489,21 @@ test_file_errors(void **state)
 		const char *file;
 		const char *error; /* after "<path>:" */
 	} cases[] = {
-		{"bad_range.ini", "12: gateway_timeout: must be between 1s and 1d"},
-		{"unknown_key.ini", "3: hots: unknown key"},
-		{"duplicate_key.ini", "9: port: duplicate key (first set on line 3)"},
-		{"no_section.ini", "2: host: key before any [section]"},
-		{"unknown_section.ini", "4: unknown section [mqqt]"},
-		{"syntax_error.ini",
-		 "3: syntax error: expected [section], key = value or a comment"},
-		{"section_junk.ini", "3: unexpected text after the section name"},
-		{"bad_bool.ini",
-		 "2: pin_address: expected true/false, yes/no, on/off or 1/0, got \"maybe\""},
-		{"bad_enum.ini",
-		 "3: level: expected one of error, warn, info, debug, got \"verbose\""},
-		{"bad_topic.ini", "2: topic_prefix: must not contain the wildcards '+' or '#'"},
-		{"bad_port.ini", "2: udp_bind: port must be between 0 and 65535"},
-		{"bad_int.ini", "2: qos: expected an integer, got \"one\""},
+	        {"bad_range.ini", "12: gateway_timeout: must be between 1s and 1d"},
+	        {"unknown_key.ini", "3: hots: unknown key"},
+	        {"duplicate_key.ini", "9: port: duplicate key (first set on line 3)"},
+	        {"no_section.ini", "2: host: key before any [section]"},
+	        {"unknown_section.ini", "4: unknown section [mqqt]"},
+	        {"syntax_error.ini",
+	         "3: syntax error: expected [section], key = value or a comment"},
+	        {"section_junk.ini", "3: unexpected text after the section name"},
+	        {"bad_bool.ini",
+	         "2: pin_address: expected true/false, yes/no, on/off or 1/0, got \"maybe\""},
+	        {"bad_enum.ini",
+	         "3: level: expected one of error, warn, info, debug, got \"verbose\""},
+	        {"bad_topic.ini", "2: topic_prefix: must not contain the wildcards '+' or '#'"},
+	        {"bad_port.ini", "2: udp_bind: port must be between 0 and 65535"},
+	        {"bad_int.ini", "2: qos: expected an integer, got \"one\""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char path[512], expected[768], err[512] = "";
@@ -511,8 +553,7 @@ test_file_hostile(void **state)
 	expect_temp_error(crlf, sizeof(crlf) - 1, "3: port: expected an integer, got \"x\"");
 
 	static const char ctrl[] = "[mqtt]\nhost = a\x1b[2Jb\n";
-	expect_temp_error(ctrl, sizeof(ctrl) - 1,
-			  "2: host: must not contain control characters");
+	expect_temp_error(ctrl, sizeof(ctrl) - 1, "2: host: must not contain control characters");
 
 	static const char weird_key[] = "[mqtt]\nh\x1bst = 1\n";
 	expect_temp_error(weird_key, sizeof(weird_key) - 1, "2: h?st: unknown key");
@@ -520,14 +561,14 @@ test_file_hostile(void **state)
 	/* libinih reads on after a syntax error; the first error is reported. */
 	static const char two[] = "[mqtt]\nno equals sign\nhots = 1\n";
 	expect_temp_error(two, sizeof(two) - 1,
-			  "2: syntax error: expected [section], key = value or a comment");
+	                  "2: syntax error: expected [section], key = value or a comment");
 	static const char two_rev[] = "[mqtt]\nhots = 1\nno equals sign\n";
 	expect_temp_error(two_rev, sizeof(two_rev) - 1, "2: hots: unknown key");
 
 	char err[256];
 	assert_int_equal(load_bridge("/nonexistent/lorafleet.ini", err, sizeof(err)), -1);
 	assert_string_equal(err, "/nonexistent/lorafleet.ini: cannot open: No such file or "
-				 "directory");
+	                         "directory");
 	lf_cfg_free(bridge_sections, BRIDGE_CFG_SECTIONS);
 	assert_int_equal(load_bridge(LF_FIXTURES_DIR, err, sizeof(err)), -1);
 	assert_string_equal(err, LF_FIXTURES_DIR ": cannot read: Is a directory");
@@ -561,8 +602,8 @@ test_env_errors(void **state)
 	setenv("LORAFLEET_BRIDGE_GATEWAY_TIMEOUT", "2d", 1);
 	assert_int_equal(load_bridge(NULL, err, sizeof(err)), -1);
 	assert_string_equal(err,
-			    "LORAFLEET_BRIDGE_GATEWAY_TIMEOUT: gateway_timeout: must be between 1s "
-			    "and 1d");
+	                    "LORAFLEET_BRIDGE_GATEWAY_TIMEOUT: gateway_timeout: must be between 1s "
+	                    "and 1d");
 	unsetenv("LORAFLEET_BRIDGE_GATEWAY_TIMEOUT");
 	lf_cfg_free(bridge_sections, BRIDGE_CFG_SECTIONS);
 
@@ -582,7 +623,7 @@ test_env_errors(void **state)
 	setenv("LORAFLEET_LOG_FORMAT", "xml", 1);
 	assert_int_equal(load_bridge(FIXTURE("valid.ini"), err, sizeof(err)), -1);
 	assert_string_equal(err, "LORAFLEET_LOG_FORMAT: format: expected one of text, json, "
-				 "got \"xml\"");
+	                         "got \"xml\"");
 }
 
 static void
@@ -596,33 +637,33 @@ test_bridge_print(void **state)
 	lf_cfg_print(bridge_sections, BRIDGE_CFG_SECTIONS, out);
 	fclose(out);
 	assert_string_equal(text, "[mqtt]\n"
-				  "host = broker.example.net\n"
-				  "port = 8883\n"
-				  "username = gw\n"
-				  "password = ********\n"
-				  "client_id =\n"
-				  "tls_ca =\n"
-				  "tls_cert =\n"
-				  "tls_key =\n"
-				  "topic_prefix = lorawan/eu\n"
-				  "qos = 1\n"
-				  "keepalive = 1m\n"
-				  "reconnect_max = 10s\n"
-				  "\n"
-				  "[log]\n"
-				  "level = debug\n"
-				  "format = json\n"
-				  "\n"
-				  "[bridge]\n"
-				  "udp_bind = [::]:1700\n"
-				  "instance =\n"
-				  "gateway_timeout = 90s\n"
-				  "forward_crc_bad = true\n"
-				  "buffer_max = 5000\n"
-				  "tx_ack_timeout = 5s\n"
-				  "pin_address = false\n"
-				  "metrics_interval = 10s\n"
-				  "udp_rcvbuf = 4194304\n");
+	                          "host = broker.example.net\n"
+	                          "port = 8883\n"
+	                          "username = gw\n"
+	                          "password = ********\n"
+	                          "client_id =\n"
+	                          "tls_ca =\n"
+	                          "tls_cert =\n"
+	                          "tls_key =\n"
+	                          "topic_prefix = lorawan/eu\n"
+	                          "qos = 1\n"
+	                          "keepalive = 1m\n"
+	                          "reconnect_max = 10s\n"
+	                          "\n"
+	                          "[log]\n"
+	                          "level = debug\n"
+	                          "format = json\n"
+	                          "\n"
+	                          "[bridge]\n"
+	                          "udp_bind = [::]:1700\n"
+	                          "instance =\n"
+	                          "gateway_timeout = 90s\n"
+	                          "forward_crc_bad = true\n"
+	                          "buffer_max = 5000\n"
+	                          "tx_ack_timeout = 5s\n"
+	                          "pin_address = false\n"
+	                          "metrics_interval = 10s\n"
+	                          "udp_rcvbuf = 4194304\n");
 
 	/* What --check-config prints loads back to the same settings. */
 	char path[64];
@@ -661,26 +702,26 @@ test_topic_prefix_check(void **state)
 	static const struct {
 		const char *value, *error;
 	} cases[] = {
-		{"", "topic_prefix: must not be empty"},
-		{"a/#", "topic_prefix: must not contain the wildcards '+' or '#'"},
-		{"/lorawan", "topic_prefix: must not begin or end with '/'"},
-		{"lorawan/", "topic_prefix: must not begin or end with '/'"},
-		{"a//b", "topic_prefix: must not contain an empty level (\"//\")"},
+	        {"", "topic_prefix: must not be empty"},
+	        {"a/#", "topic_prefix: must not contain the wildcards '+' or '#'"},
+	        {"/lorawan", "topic_prefix: must not begin or end with '/'"},
+	        {"lorawan/", "topic_prefix: must not begin or end with '/'"},
+	        {"a//b", "topic_prefix: must not contain an empty level (\"//\")"},
 	};
 	char err[256];
 	assert_int_equal(load_bridge(NULL, err, sizeof(err)), 0);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(lf_cfg_set(&bridge_sections[0], "topic_prefix", cases[i].value,
-					    err, sizeof(err)),
-				 -1);
+		                            err, sizeof(err)),
+		                 -1);
 		assert_string_equal(err, cases[i].error);
 	}
-	assert_int_equal(lf_cfg_set(&bridge_sections[0], "topic_prefix", "eu868/net-1", err,
-				    sizeof(err)),
-			 0);
+	assert_int_equal(
+	        lf_cfg_set(&bridge_sections[0], "topic_prefix", "eu868/net-1", err, sizeof(err)),
+	        0);
 	assert_string_equal(settings.mqtt.topic_prefix, "eu868/net-1");
 	assert_int_equal(lf_cfg_set(&bridge_sections[0], "keepalive", "7.5s", err, sizeof(err)),
-			 -1);
+	                 -1);
 	assert_string_equal(err, "keepalive: must be a whole number of seconds");
 }
 
@@ -688,29 +729,29 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_defaults, setup_test, teardown_test),
-		cmocka_unit_test_setup_teardown(test_string, setup_test, teardown_test),
-		cmocka_unit_test_setup_teardown(test_int, setup_test, teardown_test),
-		cmocka_unit_test_setup_teardown(test_bool, setup_test, teardown_test),
-		cmocka_unit_test_setup_teardown(test_duration, setup_test, teardown_test),
-		cmocka_unit_test_setup_teardown(test_enum, setup_test, teardown_test),
-		cmocka_unit_test_setup_teardown(test_hostport, setup_test, teardown_test),
-		cmocka_unit_test(test_split_hostport),
-		cmocka_unit_test_setup_teardown(test_secret_and_check, setup_test, teardown_test),
-		cmocka_unit_test_setup_teardown(test_print, setup_test, teardown_test),
-		cmocka_unit_test_setup_teardown(test_print_durations, setup_test, teardown_test),
-		cmocka_unit_test(test_bad_default),
-		cmocka_unit_test_setup_teardown(test_bridge_defaults, setup_bridge,
-						teardown_bridge),
-		cmocka_unit_test_setup_teardown(test_file_valid, setup_bridge, teardown_bridge),
-		cmocka_unit_test_setup_teardown(test_file_errors, setup_bridge, teardown_bridge),
-		cmocka_unit_test_setup_teardown(test_file_hostile, setup_bridge, teardown_bridge),
-		cmocka_unit_test_setup_teardown(test_env_override, setup_bridge, teardown_bridge),
-		cmocka_unit_test_setup_teardown(test_env_errors, setup_bridge, teardown_bridge),
-		cmocka_unit_test_setup_teardown(test_bridge_print, setup_bridge, teardown_bridge),
-		cmocka_unit_test(test_known_sections),
-		cmocka_unit_test_setup_teardown(test_topic_prefix_check, setup_bridge,
-						teardown_bridge),
+	        cmocka_unit_test_setup_teardown(test_defaults, setup_test, teardown_test),
+	        cmocka_unit_test_setup_teardown(test_string, setup_test, teardown_test),
+	        cmocka_unit_test_setup_teardown(test_int, setup_test, teardown_test),
+	        cmocka_unit_test_setup_teardown(test_bool, setup_test, teardown_test),
+	        cmocka_unit_test_setup_teardown(test_duration, setup_test, teardown_test),
+	        cmocka_unit_test_setup_teardown(test_enum, setup_test, teardown_test),
+	        cmocka_unit_test_setup_teardown(test_hostport, setup_test, teardown_test),
+	        cmocka_unit_test(test_split_hostport),
+	        cmocka_unit_test_setup_teardown(test_secret_and_check, setup_test, teardown_test),
+	        cmocka_unit_test_setup_teardown(test_print, setup_test, teardown_test),
+	        cmocka_unit_test_setup_teardown(test_print_durations, setup_test, teardown_test),
+	        cmocka_unit_test(test_bad_default),
+	        cmocka_unit_test_setup_teardown(test_bridge_defaults, setup_bridge,
+	                                        teardown_bridge),
+	        cmocka_unit_test_setup_teardown(test_file_valid, setup_bridge, teardown_bridge),
+	        cmocka_unit_test_setup_teardown(test_file_errors, setup_bridge, teardown_bridge),
+	        cmocka_unit_test_setup_teardown(test_file_hostile, setup_bridge, teardown_bridge),
+	        cmocka_unit_test_setup_teardown(test_env_override, setup_bridge, teardown_bridge),
+	        cmocka_unit_test_setup_teardown(test_env_errors, setup_bridge, teardown_bridge),
+	        cmocka_unit_test_setup_teardown(test_bridge_print, setup_bridge, teardown_bridge),
+	        cmocka_unit_test(test_known_sections),
+	        cmocka_unit_test_setup_teardown(test_topic_prefix_check, setup_bridge,
+	                                        teardown_bridge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,9 +124,9 @@ test_help(void **state)
 	assert_non_null(strstr(r->out, "  -c, --config FILE "));
 	assert_non_null(strstr(r->out, "      --check-config "));
 	assert_non_null(strstr(r->out, "\n[mqtt]\n  host (string, default \"127.0.0.1\")\n"
-				       "      broker host name or IP address\n"));
+	                               "      broker host name or IP address\n"));
 	assert_non_null(
-		strstr(r->out, "\n  level (enum: error|warn|info|debug, default \"info\")\n"));
+	        strstr(r->out, "\n  level (enum: error|warn|info|debug, default \"info\")\n"));
 	assert_non_null(strstr(r->out, "\n  password (string, default \"\")\n"));
 	assert_non_null(strstr(r->out, "\n  udp_bind (host:port, default \"0.0.0.0:1680\")\n"));
 	/* Every option of every section, each under its section. */
@@ -141,7 +141,7 @@ test_help(void **state)
 		for (const struct lf_cfg_option *o = sections[i].options; o->name != NULL; o++) {
 			char line[256];
 			snprintf(line, sizeof(line), "\n  %s (%s", o->name,
-				 lf_cli_type_name(o->type));
+			         lf_cli_type_name(o->type));
 			const char *at = strstr(sec, line);
 			if (at == NULL) {
 				fail_msg("no help for [%s] %s", sections[i].name, o->name);
@@ -194,20 +194,22 @@ test_config_errors(void **state)
 	run_cli(r, "-c", FIXTURE("bad_range.ini"), NULL);
 	assert_int_equal(r->action, LF_CLI_EXIT_ERROR);
 	assert_string_equal(r->out, "");
-	assert_string_equal(r->err, "lorafleet-bridge: " FIXTURE("bad_range.ini")
-				    ":12: gateway_timeout: must be between 1s and 1d\n");
+	assert_string_equal(
+	        r->err,
+	        "lorafleet-bridge: " FIXTURE(
+	                "bad_range.ini") ":12: gateway_timeout: must be between 1s and 1d\n");
 
 	run_cli(r, "--check-config", "-c", FIXTURE("unknown_key.ini"), NULL);
 	assert_int_equal(r->action, LF_CLI_EXIT_ERROR);
 	assert_string_equal(r->out, "");
-	assert_string_equal(r->err, "lorafleet-bridge: " FIXTURE("unknown_key.ini")
-				    ":3: hots: unknown key\n");
+	assert_string_equal(
+	        r->err, "lorafleet-bridge: " FIXTURE("unknown_key.ini") ":3: hots: unknown key\n");
 
 	setenv("LORAFLEET_CONFIG", "/nonexistent.ini", 1);
 	run_cli(r, NULL);
 	assert_int_equal(r->action, LF_CLI_EXIT_ERROR);
 	assert_string_equal(r->err, "lorafleet-bridge: /nonexistent.ini: cannot open: No such "
-				    "file or directory\n");
+	                            "file or directory\n");
 }
 
 static void
@@ -236,14 +238,14 @@ test_usage_errors(void **state)
 		const char *args[3];
 		const char *err;
 	} cases[] = {
-		{{"--bogus"}, "unknown option --bogus (see --help)"},
-		{{"-x"}, "unknown option -x (see --help)"},
-		{{"-c"}, "option -c needs an argument (see --help)"},
-		{{"--config"}, "option --config needs an argument (see --help)"},
-		{{"--config="}, "option -c/--config needs a file name"},
-		{{"--help=yes"}, "option --help takes no argument (see --help)"},
-		{{"extra"}, "unexpected argument 'extra' (see --help)"},
-		{{"-c", FIXTURE("valid.ini"), "more"}, "unexpected argument 'more' (see --help)"},
+	        {{"--bogus"}, "unknown option --bogus (see --help)"},
+	        {{"-x"}, "unknown option -x (see --help)"},
+	        {{"-c"}, "option -c needs an argument (see --help)"},
+	        {{"--config"}, "option --config needs an argument (see --help)"},
+	        {{"--config="}, "option -c/--config needs a file name"},
+	        {{"--help=yes"}, "option --help takes no argument (see --help)"},
+	        {{"extra"}, "unexpected argument 'extra' (see --help)"},
+	        {{"-c", FIXTURE("valid.ini"), "more"}, "unexpected argument 'more' (see --help)"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char expected[256];
@@ -270,13 +272,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_version, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_check_config, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_run, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
-		cmocka_unit_test(test_type_names),
+	        cmocka_unit_test_setup_teardown(test_version, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_help, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_check_config, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_run, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
+	        cmocka_unit_test(test_type_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,12 +30,12 @@ struct doc_section {
 
 /* One line per documented section. */
 static const struct doc_section documented[] = {
-	{"mqtt", lf_mqtt_cfg_options},
-	{"log", lf_log_cfg_options},
-	{"bridge", bridge_cfg_options},
+        {"mqtt", lf_mqtt_cfg_options},
+        {"log", lf_log_cfg_options},
+        {"bridge", bridge_cfg_options},
 };
 
-#define MAX_ROWS  256
+#define MAX_ROWS   256
 #define REPORT_MAX 8192
 
 #define CELL_MAX 512
@@ -55,8 +55,7 @@ struct report {
 	int problems;
 };
 
-static void __attribute__((format(printf, 2, 3)))
-problem(struct report *r, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) problem(struct report *r, const char *fmt, ...)
 {
 	va_list ap;
 	r->problems++;
@@ -123,7 +122,7 @@ split_row(const char *line, char cells[4][CELL_MAX])
 /* Reads every option row under a "## [section]" heading. */
 static int
 parse_doc(const char *text, struct doc_row *rows, struct report *r, char headings[][32],
-	  int *n_headings)
+          int *n_headings)
 {
 	char section[32] = "";
 	int n = 0, lineno = 0;
@@ -182,18 +181,17 @@ format_ms(int64_t ms, char *out, size_t outlen)
 /* The parts of a row the option decides. */
 static void
 check_row(const struct doc_section *s, const struct lf_cfg_option *o, const struct doc_row *row,
-	  struct report *r)
+          struct report *r)
 {
-	const char *def = o->default_value != NULL && o->default_value[0] != '\0'
-				  ? o->default_value
-				  : "\"\"";
+	const char *def =
+	        o->default_value != NULL && o->default_value[0] != '\0' ? o->default_value : "\"\"";
 	if (strcmp(row->type, lf_cli_type_name(o->type)) != 0) {
 		problem(r, "config.md:%d: [%s] %s: type is %s in the doc, %s in the code",
-			row->line, s->name, o->name, row->type, lf_cli_type_name(o->type));
+		        row->line, s->name, o->name, row->type, lf_cli_type_name(o->type));
 	}
 	if (strcmp(row->def, def) != 0) {
 		problem(r, "config.md:%d: [%s] %s: default is `%s` in the doc, `%s` in the code",
-			row->line, s->name, o->name, row->def, def);
+		        row->line, s->name, o->name, row->def, def);
 	}
 	char want[128] = "", lo[32], hi[32];
 	if (o->type == LF_CFG_DURATION) {
@@ -205,13 +203,13 @@ check_row(const struct doc_section *s, const struct lf_cfg_option *o, const stru
 	}
 	if (want[0] != '\0' && strstr(row->desc, want) == NULL) {
 		problem(r, "config.md:%d: [%s] %s: the description should give the range %s",
-			row->line, s->name, o->name, want);
+		        row->line, s->name, o->name, want);
 	}
 	for (int i = 0; o->type == LF_CFG_ENUM && o->choices[i] != NULL; i++) {
 		snprintf(want, sizeof(want), "`%s`", o->choices[i]);
 		if (strstr(row->desc, want) == NULL) {
 			problem(r, "config.md:%d: [%s] %s: the description should name %s",
-				row->line, s->name, o->name, want);
+			        row->line, s->name, o->name, want);
 		}
 	}
 }
@@ -239,7 +237,7 @@ check_doc(const char *text, const struct doc_section *list, size_t n, struct rep
 	for (int h = 0; h < n_headings; h++) {
 		if (find_documented(list, n, headings[h]) == NULL) {
 			problem(r, "config.md: section [%s] is documented but not in the code",
-				headings[h]);
+			        headings[h]);
 		}
 	}
 	for (int i = 0; i < n_rows; i++) {
@@ -250,7 +248,7 @@ check_doc(const char *text, const struct doc_section *list, size_t n, struct rep
 		}
 		if (o == NULL || o->name == NULL) {
 			problem(r, "config.md:%d: [%s] %s is documented but does not exist",
-				rows[i].line, rows[i].section, rows[i].key);
+			        rows[i].line, rows[i].section, rows[i].key);
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -266,7 +264,7 @@ check_doc(const char *text, const struct doc_section *list, size_t n, struct rep
 				}
 				if (found != NULL) {
 					problem(r, "config.md:%d: [%s] %s has a second row",
-						rows[j].line, list[i].name, o->name);
+					        rows[j].line, list[i].name, o->name);
 				}
 				found = &rows[j];
 			}
@@ -335,17 +333,17 @@ test_doc_side_changes_fail(void **state)
 	static const struct {
 		const char *from, *to;
 	} edits[] = {
-		{"| `host` | string | `127.0.0.1` |", "| `host` | string | `localhost` |"},
-		{"| `port` | integer |", "| `port` | string |"},
-		{"| `qos` |", "| `qoss` |"},
-		{"| `username` | string | `\"\"` | User name for the broker; empty connects "
-		 "without one. |\n",
-		 ""},
-		{"## [log]", "## [logging]"},
-		{"## [bridge]\n", "## [bridge]\n\n| `extra` | string | `\"\"` | nothing |\n"},
-		{"Range `1s`..`1d`", "Range `1s`..`2d`"},
-		{"`error`, `warn`", "`warn`"},
-		{"| `tls_key` | string |", "| tls_key | string |"},
+	        {"| `host` | string | `127.0.0.1` |", "| `host` | string | `localhost` |"},
+	        {"| `port` | integer |", "| `port` | string |"},
+	        {"| `qos` |", "| `qoss` |"},
+	        {"| `username` | string | `\"\"` | User name for the broker; empty connects "
+	         "without one. |\n",
+	         ""},
+	        {"## [log]", "## [logging]"},
+	        {"## [bridge]\n", "## [bridge]\n\n| `extra` | string | `\"\"` | nothing |\n"},
+	        {"Range `1s`..`1d`", "Range `1s`..`2d`"},
+	        {"`error`, `warn`", "`warn`"},
+	        {"| `tls_key` | string |", "| tls_key | string |"},
 	};
 	assert_int_equal(problems_in(doc, documented, n), 0);
 	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
@@ -373,9 +371,9 @@ test_code_side_changes_fail(void **state)
 	}
 	assert_true(count + 2 < sizeof(copy) / sizeof(copy[0]));
 	struct doc_section list[] = {
-		{"mqtt", lf_mqtt_cfg_options},
-		{"log", copy},
-		{"bridge", bridge_cfg_options},
+	        {"mqtt", lf_mqtt_cfg_options},
+	        {"log", copy},
+	        {"bridge", bridge_cfg_options},
 	};
 	const size_t n = sizeof(list) / sizeof(list[0]);
 
@@ -389,8 +387,8 @@ test_code_side_changes_fail(void **state)
 	assert_true(problems_in(doc, list, n) > 0);
 
 	memcpy(copy, lf_log_cfg_options, (count + 1) * sizeof(copy[0]));
-	copy[count] = (struct lf_cfg_option){.name = "color", .type = LF_CFG_BOOL,
-					     .default_value = "false", .help = "colours"};
+	copy[count] = (struct lf_cfg_option){
+	        .name = "color", .type = LF_CFG_BOOL, .default_value = "false", .help = "colours"};
 	copy[count + 1] = (struct lf_cfg_option){.name = NULL};
 	assert_true(problems_in(doc, list, n) > 0);
 
@@ -401,10 +399,10 @@ test_code_side_changes_fail(void **state)
 	/* A section the code gains without a doc section. */
 	memcpy(copy, lf_log_cfg_options, (count + 1) * sizeof(copy[0]));
 	struct doc_section more[] = {
-		{"mqtt", lf_mqtt_cfg_options},
-		{"log", copy},
-		{"bridge", bridge_cfg_options},
-		{"apigw", lf_log_cfg_options},
+	        {"mqtt", lf_mqtt_cfg_options},
+	        {"log", copy},
+	        {"bridge", bridge_cfg_options},
+	        {"apigw", lf_log_cfg_options},
 	};
 	assert_true(problems_in(doc, more, sizeof(more) / sizeof(more[0])) > 0);
 }
@@ -413,9 +411,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_doc_matches_code),
-		cmocka_unit_test(test_doc_side_changes_fail),
-		cmocka_unit_test(test_code_side_changes_fail),
+	        cmocka_unit_test(test_doc_matches_code),
+	        cmocka_unit_test(test_doc_side_changes_fail),
+	        cmocka_unit_test(test_code_side_changes_fail),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,29 +47,29 @@ static void
 test_parse_refused(void **state)
 {
 	static const char *const bad[] = {
-		"",                         /* empty */
-		"aa555a000000010",          /* 15 digits */
-		"aa555a00000001011",        /* 17 digits */
-		"aa555a00000001",           /* 14 digits */
-		"AA:55:5A:00:00:00:01",     /* 7 pairs */
-		"AA:55:5A:00:00:00:01:01:", /* trailing separator */
-		"AA:55:5A:00:00:00:01:0",   /* short last pair */
-		"AA:55-5A:00:00:00:01:01",  /* mixed separators */
-		"AA-55-5A-00-00-00-01:01",  /* mixed at the end */
-		"AA:555A:00:00:00:01:01",   /* missing separator */
-		"AA.55.5A.00.00.00.01.01",  /* other separator */
-		"AA 55 5A 00 00 00 01 01",  /* blanks */
-		"zz555a0000000101",         /* not hex */
-		"aa555a000000010g",         /* not hex at the end */
-		"0xaa555a00000001",         /* prefix */
-		" aa555a0000000101",        /* leading blank */
-		"aa555a0000000101 ",        /* trailing blank */
-		"aa555a0000000101\n",       /* trailing newline */
-		"aa555a0000000101x",        /* trailing junk */
-		"A",                        /* one character */
-		":",                        /* a separator only */
-		"AA::55:5A:00:00:00:01:01", /* doubled separator */
-		"-a555a0000000101",         /* sign */
+	        "",                         /* empty */
+	        "aa555a000000010",          /* 15 digits */
+	        "aa555a00000001011",        /* 17 digits */
+	        "aa555a00000001",           /* 14 digits */
+	        "AA:55:5A:00:00:00:01",     /* 7 pairs */
+	        "AA:55:5A:00:00:00:01:01:", /* trailing separator */
+	        "AA:55:5A:00:00:00:01:0",   /* short last pair */
+	        "AA:55-5A:00:00:00:01:01",  /* mixed separators */
+	        "AA-55-5A-00-00-00-01:01",  /* mixed at the end */
+	        "AA:555A:00:00:00:01:01",   /* missing separator */
+	        "AA.55.5A.00.00.00.01.01",  /* other separator */
+	        "AA 55 5A 00 00 00 01 01",  /* blanks */
+	        "zz555a0000000101",         /* not hex */
+	        "aa555a000000010g",         /* not hex at the end */
+	        "0xaa555a00000001",         /* prefix */
+	        " aa555a0000000101",        /* leading blank */
+	        "aa555a0000000101 ",        /* trailing blank */
+	        "aa555a0000000101\n",       /* trailing newline */
+	        "aa555a0000000101x",        /* trailing junk */
+	        "A",                        /* one character */
+	        ":",                        /* a separator only */
+	        "AA::55:5A:00:00:00:01:01", /* doubled separator */
+	        "-a555a0000000101",         /* sign */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		expect_refused(bad[i]);
@@ -90,8 +90,9 @@ test_format_round_trip(void **state)
 	lf_eui_format(UINT64_MAX, text);
 	assert_string_equal(text, "ffffffffffffffff");
 
-	static const uint64_t values[] = {0, 1, 0x0102030405060708ULL, 0x8000000000000000ULL,
-					  0xdeadbeefcafef00dULL, UINT64_MAX};
+	static const uint64_t values[] = {
+	        0,         1, 0x0102030405060708ULL, 0x8000000000000000ULL, 0xdeadbeefcafef00dULL,
+	        UINT64_MAX};
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
 		uint64_t back = 0;
 		lf_eui_format(values[i], text);
@@ -120,10 +121,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_forms),
-		cmocka_unit_test(test_parse_refused),
-		cmocka_unit_test(test_format_round_trip),
-		cmocka_unit_test(test_bytes),
+	        cmocka_unit_test(test_parse_forms),
+	        cmocka_unit_test(test_parse_refused),
+	        cmocka_unit_test(test_format_round_trip),
+	        cmocka_unit_test(test_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,10 +11,10 @@
 #include "lf/json.h"
 
 static const char doc_text[] = "{\"freq\":868.1,\"chan\":3,\"name\":\"gw1\",\"ok\":true,"
-			       "\"off\":false,\"nil\":null,\"obj\":{\"a\":1},\"arr\":[1,2],"
-			       "\"big\":1e300,\"neg\":-2147483648,\"Freq\":\"upper\","
-			       "\"huge\":9223372036854775808,\"inf\":1e999,"
-			       "\"max\":4611686018427387904}";
+                               "\"off\":false,\"nil\":null,\"obj\":{\"a\":1},\"arr\":[1,2],"
+                               "\"big\":1e300,\"neg\":-2147483648,\"Freq\":\"upper\","
+                               "\"huge\":9223372036854775808,\"inf\":1e999,"
+                               "\"max\":4611686018427387904}";
 
 static int
 setup(void **state)
@@ -88,9 +88,9 @@ test_int(void **state)
 	assert_int_equal(lf_json_get_int(doc, "big", 0, INT64_MAX, &v, err, sizeof(err)), -1);
 	assert_string_equal(err, "big: must be between 0 and 9223372036854775807, got 1e+300");
 	assert_int_equal(lf_json_get_int(doc, "huge", INT64_MIN, INT64_MAX, &v, err, sizeof(err)),
-			 -1);
+	                 -1);
 	assert_string_equal(err, "huge: must be between -9223372036854775808 and "
-				 "9223372036854775807, got 9.22337203685478e+18");
+	                         "9223372036854775807, got 9.22337203685478e+18");
 	assert_int_equal(lf_json_get_int(doc, "name", 0, 1, &v, err, sizeof(err)), -1);
 	assert_string_equal(err, "name: expected a number, got string");
 	assert_int_equal(lf_json_get_int(doc, "nope", 0, 1, &v, err, sizeof(err)), 0);
@@ -143,15 +143,15 @@ test_type_name_and_print(void **state)
 	const cJSON *doc = *state;
 	assert_string_equal(lf_json_type_name(NULL), "nothing");
 	assert_string_equal(lf_json_type_name(cJSON_GetObjectItemCaseSensitive(doc, "nil")),
-			    "null");
+	                    "null");
 	assert_string_equal(lf_json_type_name(cJSON_GetObjectItemCaseSensitive(doc, "ok")),
-			    "boolean");
+	                    "boolean");
 	assert_string_equal(lf_json_type_name(cJSON_GetObjectItemCaseSensitive(doc, "chan")),
-			    "number");
+	                    "number");
 	assert_string_equal(lf_json_type_name(cJSON_GetObjectItemCaseSensitive(doc, "name")),
-			    "string");
+	                    "string");
 	assert_string_equal(lf_json_type_name(cJSON_GetObjectItemCaseSensitive(doc, "arr")),
-			    "array");
+	                    "array");
 	assert_string_equal(lf_json_type_name(doc), "object");
 
 	char *text = lf_json_print(cJSON_GetObjectItemCaseSensitive(doc, "obj"));
@@ -164,12 +164,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_string, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_number, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_int, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bool_object_array, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_not_an_object, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_type_name_and_print, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_string, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_number, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_int, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_bool_object_array, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_not_an_object, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_type_name_and_print, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -143,7 +143,7 @@ test_levels(void **state)
 	/* Out-of-range levels are clamped rather than trusted. */
 	lf_log_setup((enum lf_log_level)99, LF_LOG_TEXT, "apigw");
 	assert_int_equal(lf_log_threshold, LF_LOG_DEBUG);
-	lf_log_setup((enum lf_log_level)-3, LF_LOG_TEXT, "apigw");
+	lf_log_setup((enum lf_log_level) - 3, LF_LOG_TEXT, "apigw");
 	assert_int_equal(lf_log_threshold, LF_LOG_ERROR);
 }
 
@@ -153,7 +153,8 @@ test_text_escaping(void **state)
 	struct capture c;
 	lf_log_setup(LF_LOG_INFO, LF_LOG_TEXT, "bridge");
 	capture_start(&c);
-	LOG_INFO("a\nb\tc\rd\x01" "e\x7f caf\xc3\xa9");
+	LOG_INFO("a\nb\tc\rd\x01"
+	         "e\x7f caf\xc3\xa9");
 	const char *out = capture_end(&c);
 	const char *rest = "INFO bridge: a\\nb\\tc\\rd\\x01e\\x7f caf\xc3\xa9\n";
 	assert_string_equal(assert_text_line(out, rest), "");
@@ -174,8 +175,7 @@ parse_json_line(const char *out, const char *level, const char *service)
 	assert_int_equal(strlen(time->valuestring), TS_LEN);
 	assert_timestamp(time->valuestring);
 	assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "level")->valuestring, level);
-	assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "service")->valuestring,
-			    service);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "service")->valuestring, service);
 	return j;
 }
 
@@ -189,12 +189,11 @@ test_json_line(void **state)
 	const char *out = capture_end(&c);
 	/* The field order is fixed, so the raw line is checked too. */
 	assert_true(strncmp(out, "{\"time\":\"", 9) == 0);
-	assert_string_equal(out + 9 + TS_LEN,
-			    "\",\"level\":\"warn\",\"service\":\"bridge\","
-			    "\"msg\":\"gateway 0102030405060708 is offline\"}\n");
+	assert_string_equal(out + 9 + TS_LEN, "\",\"level\":\"warn\",\"service\":\"bridge\","
+	                                      "\"msg\":\"gateway 0102030405060708 is offline\"}\n");
 	cJSON *j = parse_json_line(out, "warn", "bridge");
 	assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "msg")->valuestring,
-			    "gateway 0102030405060708 is offline");
+	                    "gateway 0102030405060708 is offline");
 	cJSON_Delete(j);
 
 	static const char *const levels[] = {"error", "warn", "info", "debug"};
@@ -212,20 +211,26 @@ test_json_escaping(void **state)
 	struct capture c;
 	lf_log_setup(LF_LOG_INFO, LF_LOG_JSON, "bridge");
 	capture_start(&c);
-	LOG_INFO("q\"b\\n\nt\tc\x01" "d\x1f" "e caf\xc3\xa9 \xf0\x9f\x98\x80 bad\xff"
-		 "over\xc0\xaf" "sur\xed\xa0\x80" "cut\xe2\x82");
+	LOG_INFO("q\"b\\n\nt\tc\x01"
+	         "d\x1f"
+	         "e caf\xc3\xa9 \xf0\x9f\x98\x80 bad\xff"
+	         "over\xc0\xaf"
+	         "sur\xed\xa0\x80"
+	         "cut\xe2\x82");
 	const char *out = capture_end(&c);
 	const char *msg = strstr(out, "\"msg\":");
 	assert_non_null(msg);
 	assert_string_equal(msg, "\"msg\":\"q\\\"b\\\\n\\nt\\tc\\u0001d\\u001fe caf\xc3\xa9 "
-				 "\xf0\x9f\x98\x80 bad\\ufffdover\\ufffd\\ufffdsur\\ufffd\\ufffd"
-				 "\\ufffdcut\\ufffd\\ufffd\"}\n");
+	                         "\xf0\x9f\x98\x80 bad\\ufffdover\\ufffd\\ufffdsur\\ufffd\\ufffd"
+	                         "\\ufffdcut\\ufffd\\ufffd\"}\n");
 	cJSON *j = parse_json_line(out, "info", "bridge");
 	assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "msg")->valuestring,
-			    "q\"b\\n\nt\tc\x01" "d\x1f" "e caf\xc3\xa9 \xf0\x9f\x98\x80 "
-			    "bad\xef\xbf\xbd"
-			    "over\xef\xbf\xbd\xef\xbf\xbdsur\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
-			    "cut\xef\xbf\xbd\xef\xbf\xbd");
+	                    "q\"b\\n\nt\tc\x01"
+	                    "d\x1f"
+	                    "e caf\xc3\xa9 \xf0\x9f\x98\x80 "
+	                    "bad\xef\xbf\xbd"
+	                    "over\xef\xbf\xbd\xef\xbf\xbdsur\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+	                    "cut\xef\xbf\xbd\xef\xbf\xbd");
 	cJSON_Delete(j);
 }
 
@@ -268,7 +273,7 @@ log_lines(void *arg)
 {
 	for (int i = 0; i < 200; i++) {
 		LOG_INFO("thread %ld line %03d %s", (long)(intptr_t)arg, i,
-			 "padding padding padding padding padding padding padding padding");
+		         "padding padding padding padding padding padding padding padding");
 	}
 	return NULL;
 }
@@ -301,9 +306,9 @@ test_threads_do_not_interleave(void **state)
 		int i;
 		char pad[16];
 		assert_timestamp(line);
-		assert_int_equal(sscanf(line + TS_LEN, " INFO bridge: thread %ld line %d %15s", &t,
-					&i, pad),
-				 3);
+		assert_int_equal(
+		        sscanf(line + TS_LEN, " INFO bridge: thread %ld line %d %15s", &t, &i, pad),
+		        3);
 		assert_non_null(strstr(line, "padding padding\n"));
 		n++;
 	}
@@ -376,16 +381,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_default_threshold),
-		cmocka_unit_test(test_text_line),
-		cmocka_unit_test(test_levels),
-		cmocka_unit_test(test_text_escaping),
-		cmocka_unit_test(test_json_line),
-		cmocka_unit_test(test_json_escaping),
-		cmocka_unit_test(test_truncation),
-		cmocka_unit_test(test_threads_do_not_interleave),
-		cmocka_unit_test(test_ratelimit),
-		cmocka_unit_test(test_ratelimit_allow),
+	        cmocka_unit_test(test_default_threshold),
+	        cmocka_unit_test(test_text_line),
+	        cmocka_unit_test(test_levels),
+	        cmocka_unit_test(test_text_escaping),
+	        cmocka_unit_test(test_json_line),
+	        cmocka_unit_test(test_json_escaping),
+	        cmocka_unit_test(test_truncation),
+	        cmocka_unit_test(test_threads_do_not_interleave),
+	        cmocka_unit_test(test_ratelimit),
+	        cmocka_unit_test(test_ratelimit_allow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,12 +58,12 @@ test_counter_and_gauge(void **state)
 	assert_int_equal(lf_metric_value(rx), 42);
 	assert_int_equal(lf_metric_value(gw), 5);
 	assert_snapshot(reg, "{\"families\":["
-			     "{\"name\":\"uplinks_total\",\"type\":\"counter\","
-			     "\"help\":\"uplinks received\","
-			     "\"series\":[{\"labels\":{},\"value\":42}]},"
-			     "{\"name\":\"gateways_online\",\"type\":\"gauge\","
-			     "\"help\":\"gateways online\","
-			     "\"series\":[{\"labels\":{},\"value\":5}]}]}");
+	                     "{\"name\":\"uplinks_total\",\"type\":\"counter\","
+	                     "\"help\":\"uplinks received\","
+	                     "\"series\":[{\"labels\":{},\"value\":42}]},"
+	                     "{\"name\":\"gateways_online\",\"type\":\"gauge\","
+	                     "\"help\":\"gateways online\","
+	                     "\"series\":[{\"labels\":{},\"value\":5}]}]}");
 	lf_metrics_free(reg);
 }
 
@@ -72,30 +72,30 @@ test_labels_and_remove(void **state)
 {
 	struct lf_metrics *reg = lf_metrics_new();
 	struct lf_metric *a = lf_metrics_get(reg, LF_METRIC_COUNTER, "rx_total", "frames",
-					     "gateway", "0102030405060708");
+	                                     "gateway", "0102030405060708");
 	struct lf_metric *b = lf_metrics_get(reg, LF_METRIC_COUNTER, "rx_total", "frames",
-					     "gateway", "aa555a0000000101");
+	                                     "gateway", "aa555a0000000101");
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_ptr_not_equal(a, b);
 	assert_ptr_equal(lf_metrics_get(reg, LF_METRIC_COUNTER, "rx_total", "frames", "gateway",
-					"0102030405060708"),
-			 a);
+	                                "0102030405060708"),
+	                 a);
 	/* A second registration with another type or help keeps the first. */
 	assert_ptr_equal(lf_metrics_get(reg, LF_METRIC_GAUGE, "rx_total", "other", "gateway",
-					"aa555a0000000101"),
-			 b);
+	                                "aa555a0000000101"),
+	                 b);
 	lf_metric_add(a, 3);
 	lf_metric_add(b, 4);
 	/* Label values are any string; JSON escaping is cJSON's. */
 	struct lf_metric *odd = lf_metrics_get(reg, LF_METRIC_COUNTER, "rx_total", "frames",
-					       "gateway", "we\"ird\n");
+	                                       "gateway", "we\"ird\n");
 	lf_metric_inc(odd);
 	assert_snapshot(reg, "{\"families\":[{\"name\":\"rx_total\",\"type\":\"counter\","
-			     "\"help\":\"frames\",\"series\":["
-			     "{\"labels\":{\"gateway\":\"0102030405060708\"},\"value\":3},"
-			     "{\"labels\":{\"gateway\":\"aa555a0000000101\"},\"value\":4},"
-			     "{\"labels\":{\"gateway\":\"we\\\"ird\\n\"},\"value\":1}]}]}");
+	                     "\"help\":\"frames\",\"series\":["
+	                     "{\"labels\":{\"gateway\":\"0102030405060708\"},\"value\":3},"
+	                     "{\"labels\":{\"gateway\":\"aa555a0000000101\"},\"value\":4},"
+	                     "{\"labels\":{\"gateway\":\"we\\\"ird\\n\"},\"value\":1}]}]}");
 
 	lf_metrics_remove(reg, "rx_total", "gateway", "0102030405060708");
 	lf_metrics_remove(reg, "rx_total", "gateway", "we\"ird\n");
@@ -103,17 +103,17 @@ test_labels_and_remove(void **state)
 	lf_metrics_remove(reg, "rx_total", "gateway", "ffffffffffffffff");
 	lf_metrics_remove(reg, "nothing", NULL, NULL);
 	assert_snapshot(reg, "{\"families\":[{\"name\":\"rx_total\",\"type\":\"counter\","
-			     "\"help\":\"frames\",\"series\":["
-			     "{\"labels\":{\"gateway\":\"aa555a0000000101\"},\"value\":4}]}]}");
+	                     "\"help\":\"frames\",\"series\":["
+	                     "{\"labels\":{\"gateway\":\"aa555a0000000101\"},\"value\":4}]}]}");
 
 	/* A removed series comes back from zero. */
 	a = lf_metrics_get(reg, LF_METRIC_COUNTER, "rx_total", "frames", "gateway",
-			   "0102030405060708");
+	                   "0102030405060708");
 	assert_int_equal(lf_metric_value(a), 0);
 	lf_metrics_remove(reg, "rx_total", "gateway", "aa555a0000000101");
 	lf_metrics_remove(reg, "rx_total", "gateway", "0102030405060708");
 	assert_snapshot(reg, "{\"families\":[{\"name\":\"rx_total\",\"type\":\"counter\","
-			     "\"help\":\"frames\",\"series\":[]}]}");
+	                     "\"help\":\"frames\",\"series\":[]}]}");
 	lf_metrics_free(reg);
 }
 
@@ -122,13 +122,13 @@ test_unlabelled_and_labelled_differ(void **state)
 {
 	struct lf_metrics *reg = lf_metrics_new();
 	struct lf_metric *all = lf_metrics_counter(reg, "drops_total", "drops");
-	struct lf_metric *one = lf_metrics_get(reg, LF_METRIC_COUNTER, "drops_total", "drops",
-					       "reason", "");
+	struct lf_metric *one =
+	        lf_metrics_get(reg, LF_METRIC_COUNTER, "drops_total", "drops", "reason", "");
 	assert_ptr_not_equal(all, one);
 	lf_metrics_remove(reg, "drops_total", NULL, NULL);
 	assert_snapshot(reg, "{\"families\":[{\"name\":\"drops_total\",\"type\":\"counter\","
-			     "\"help\":\"drops\",\"series\":["
-			     "{\"labels\":{\"reason\":\"\"},\"value\":0}]}]}");
+	                     "\"help\":\"drops\",\"series\":["
+	                     "{\"labels\":{\"reason\":\"\"},\"value\":0}]}]}");
 	lf_metrics_free(reg);
 }
 
@@ -149,10 +149,10 @@ test_invalid_names(void **state)
 	lf_metric_set(NULL, 5);
 	assert_int_equal(lf_metric_value(NULL), 0);
 	assert_snapshot(reg, "{\"families\":["
-			     "{\"name\":\"Ok_9\",\"type\":\"counter\",\"help\":\"x\","
-			     "\"series\":[{\"labels\":{},\"value\":0}]},"
-			     "{\"name\":\"_x\",\"type\":\"gauge\",\"help\":\"\","
-			     "\"series\":[{\"labels\":{\"_k9\":\"any value\"},\"value\":0}]}]}");
+	                     "{\"name\":\"Ok_9\",\"type\":\"counter\",\"help\":\"x\","
+	                     "\"series\":[{\"labels\":{},\"value\":0}]},"
+	                     "{\"name\":\"_x\",\"type\":\"gauge\",\"help\":\"\","
+	                     "\"series\":[{\"labels\":{\"_k9\":\"any value\"},\"value\":0}]}]}");
 	lf_metrics_free(reg);
 }
 
@@ -186,12 +186,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_counter_and_gauge),
-		cmocka_unit_test(test_labels_and_remove),
-		cmocka_unit_test(test_unlabelled_and_labelled_differ),
-		cmocka_unit_test(test_invalid_names),
-		cmocka_unit_test(test_concurrent_updates),
+	        cmocka_unit_test(test_empty),
+	        cmocka_unit_test(test_counter_and_gauge),
+	        cmocka_unit_test(test_labels_and_remove),
+	        cmocka_unit_test(test_unlabelled_and_labelled_differ),
+	        cmocka_unit_test(test_invalid_names),
+	        cmocka_unit_test(test_concurrent_updates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

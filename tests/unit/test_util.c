@@ -50,15 +50,20 @@ test_base64_encode(void **state)
 	static const struct {
 		const char *bin, *text;
 	} cases[] = {
-		{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
-		{"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+	        {"", ""},
+	        {"f", "Zg=="},
+	        {"fo", "Zm8="},
+	        {"foo", "Zm9v"},
+	        {"foob", "Zm9vYg=="},
+	        {"fooba", "Zm9vYmE="},
+	        {"foobar", "Zm9vYmFy"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t len = strlen(cases[i].bin);
 		assert_int_equal(lf_base64_encoded_len(len), strlen(cases[i].text));
-		assert_int_equal(lf_base64_encode((const uint8_t *)cases[i].bin, len, out,
-						  sizeof(out)),
-				 strlen(cases[i].text));
+		assert_int_equal(
+		        lf_base64_encode((const uint8_t *)cases[i].bin, len, out, sizeof(out)),
+		        strlen(cases[i].text));
 		assert_string_equal(out, cases[i].text);
 	}
 	static const uint8_t bin[] = {0xfb, 0xff, 0xbf};
@@ -91,10 +96,10 @@ test_base64_decode(void **state)
 	/* The length given is what counts, not the NUL. */
 	assert_int_equal(lf_base64_decode("Zm9vYmFyXXXX", 8, out, sizeof(out)), 6);
 
-	static const char *const bad[] = {"Zm9v!mFy", "Zm9vYmF", "Z", "Zm9v YmFy", "-_-_",
-					  "Zm=9", "Zm9vYmFy\n",
-					  /* padding that is there must be right */
-					  "Zm9v=", "Zg=", "Zg===", "Zm9vYg===", "===="};
+	static const char *const bad[] = {"Zm9v!mFy", "Zm9vYmF", "Z", "Zm9v YmFy", "-_-_", "Zm=9",
+	                                  "Zm9vYmFy\n",
+	                                  /* padding that is there must be right */
+	                                  "Zm9v=", "Zg=", "Zg===", "Zm9vYg===", "===="};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (lf_base64_decode(bad[i], strlen(bad[i]), out, sizeof(out)) != -1) {
 			fail_msg("\"%s\" was accepted", bad[i]);
@@ -139,12 +144,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_clocks),
-		cmocka_unit_test(test_rfc3339),
-		cmocka_unit_test(test_base64_encode),
-		cmocka_unit_test(test_base64_decode),
-		cmocka_unit_test(test_strlcpy),
-		cmocka_unit_test(test_hostname),
+	        cmocka_unit_test(test_clocks),        cmocka_unit_test(test_rfc3339),
+	        cmocka_unit_test(test_base64_encode), cmocka_unit_test(test_base64_decode),
+	        cmocka_unit_test(test_strlcpy),       cmocka_unit_test(test_hostname),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,8 +30,8 @@ enum lf_cli_action {
  * Whatever it returns, the caller ends with lf_cfg_free(sections).
  */
 enum lf_cli_action lf_cli_run(int argc, char **argv, const char *service,
-			      const struct lf_cfg_section *sections, size_t n_sections,
-			      const struct lf_log_config *log);
+                              const struct lf_cfg_section *sections, size_t n_sections,
+                              const struct lf_log_config *log);
 
 /* The name of a type as --help and docs/config.md write it ("duration"). */
 const char *lf_cli_type_name(enum lf_cfg_type type);
