@@ -23,7 +23,6 @@
 enum {
 	PARSE_SYNTAX = -1,
 	PARSE_INVALID = -2,
-	PARSE_RANGE = -3, /* a duration past int64_t: reported as out of range */
 };
 
 const char *const lf_cfg_known_sections[] = {"mqtt", "log", "bridge", "routerlink", "apigw", NULL};
@@ -182,7 +181,8 @@ parse_duration(const char *s, int64_t *out)
 		return PARSE_SYNTAX;
 	}
 	if (overflow || whole > (uint64_t)(INT64_MAX - unit) / (uint64_t)unit) {
-		return PARSE_RANGE;
+		*out = INT64_MAX; /* past any range: the range check reports it */
+		return 0;
 	}
 	if (frac * (uint64_t)unit % scale != 0) {
 		return PARSE_INVALID;
@@ -316,9 +316,6 @@ parse_duration_value(const struct lf_cfg_option *opt, const char *value, int64_t
 	case PARSE_INVALID:
 		snprintf(reason, len, "must be a whole number of milliseconds");
 		return PARSE_INVALID;
-	case PARSE_RANGE:
-		*ms = INT64_MAX;
-		break;
 	default:
 		break;
 	}

@@ -321,7 +321,7 @@ static void
 test_ratelimit(void **state)
 {
 	struct capture c;
-	struct lf_ratelimit rl = LF_RATELIMIT_INIT(200, 3);
+	struct lf_ratelimit rl = LF_RATELIMIT_INIT(500, 3);
 	lf_log_setup(LF_LOG_INFO, LF_LOG_TEXT, "bridge");
 	capture_start(&c);
 	for (int i = 0; i < 10; i++) {
@@ -337,7 +337,7 @@ test_ratelimit(void **state)
 	assert_int_equal(rl.count, 3);
 	assert_int_equal(rl.suppressed, 7);
 
-	usleep(250 * 1000);
+	usleep(600 * 1000);
 	capture_start(&c);
 	LOG_RATELIMITED(&rl, LF_LOG_ERROR, "bad datagram %d", 10);
 	out = capture_end(&c);
@@ -348,7 +348,7 @@ test_ratelimit(void **state)
 	assert_int_equal(rl.count, 1);
 
 	/* A window with nothing suppressed opens without a summary. */
-	usleep(250 * 1000);
+	usleep(600 * 1000);
 	capture_start(&c);
 	LOG_RATELIMITED(&rl, LF_LOG_WARN, "again");
 	out = capture_end(&c);

@@ -27,7 +27,8 @@ enum lf_cli_action {
  * stdout). Config and usage errors go to stderr as
  * "lorafleet-<service>: <message>".
  *
- * Whatever it returns, the caller ends with lf_cfg_free(sections).
+ * The structs the sections point into start zeroed; whatever this returns,
+ * the caller ends with lf_cfg_free(sections).
  */
 enum lf_cli_action lf_cli_run(int argc, char **argv, const char *service,
                               const struct lf_cfg_section *sections, size_t n_sections,
