@@ -375,6 +375,14 @@ struct th_msg *th_wait_ack_at(struct th_mqtt *m, const char *mac, const char *id
                               const char *file, int line);
 #define TH_WAIT_ACK(m, mac, id, error) th_wait_ack_at((m), (mac), (id), (error), __FILE__, __LINE__)
 
+/*
+ * Waits for the bridge's birth ({"online":true} on
+ * lorafleet/bridge/<instance>/state; m must be subscribed): from then on
+ * nothing it publishes is held back for its first connection, which would
+ * also make it republish the gateways' states.
+ */
+int th_wait_bridge_online(struct th_mqtt *m, const char *instance, int timeout_ms);
+
 /* Publishes a down request on lorawan/<mac>/down (QoS 1). */
 int th_publish_down(struct th_mqtt *m, const char *mac, const char *payload);
 

@@ -101,6 +101,30 @@ th_wait_ack_at(struct th_mqtt *m, const char *mac, const char *id, const char *e
 }
 
 int
+th_wait_bridge_online(struct th_mqtt *m, const char *instance, int timeout_ms)
+{
+	char topic[128];
+	snprintf(topic, sizeof(topic), "lorafleet/bridge/%s/state", instance);
+	int64_t deadline = th_now_ms() + timeout_ms;
+	for (;;) {
+		int64_t left = deadline - th_now_ms();
+		struct th_msg *msg = left > 0 ? th_mqtt_wait(m, topic, (int)left) : NULL;
+		if (msg == NULL) {
+			fprintf(stderr, "harness: no {\"online\":true} on %s within %d ms\n", topic,
+			        timeout_ms);
+			return -1;
+		}
+		cJSON *root = cJSON_Parse(msg->payload);
+		bool online = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "online"));
+		cJSON_Delete(root);
+		th_msg_free(msg);
+		if (online) {
+			return 0;
+		}
+	}
+}
+
+int
 th_publish_down(struct th_mqtt *m, const char *mac, const char *payload)
 {
 	char topic[64];

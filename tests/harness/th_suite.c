@@ -38,6 +38,10 @@ suite_start(struct th_suite *s)
 		fprintf(stderr, "harness: the bridge did not start\n");
 		return -1;
 	}
+	if (th_wait_bridge_online(s->obs, instance, 10000) != 0) {
+		th_print_tail(s->bridge.log_path, 40);
+		return -1;
+	}
 	return 0;
 }
 

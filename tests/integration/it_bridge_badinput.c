@@ -358,6 +358,7 @@ test_pin_address_rejects_other_ip(void **state)
 	                                 "pin_address = true\nmetrics_interval = 1s\n",
 	                                 "topic_prefix = lwp\n"),
 	                 0);
+	assert_int_equal(th_wait_bridge_online(s->obs, "it-badinput-pin", WAIT_MS), 0);
 	struct th_gateway real, spoof;
 	assert_int_equal(th_gw_open(&real, MAC_PIN, NULL, pin.udp_port), 0);
 	assert_int_equal(th_gw_pull(&real), 0);

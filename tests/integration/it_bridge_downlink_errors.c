@@ -92,6 +92,7 @@ test_timed_out_gateway_is_offline(void **state)
 	assert_int_equal(th_bridge_start(&d, &s->env, &s->broker, "it-dlerr-timeout",
 	                                 "gateway_timeout = 1s\n", "topic_prefix = lwt\n"),
 	                 0);
+	assert_int_equal(th_wait_bridge_online(s->obs, "it-dlerr-timeout", WAIT_MS), 0);
 	struct th_gateway gw;
 	assert_int_equal(th_gw_open(&gw, MAC_TIMED_OUT, NULL, d.udp_port), 0);
 	assert_int_equal(th_gw_pull(&gw), 0);

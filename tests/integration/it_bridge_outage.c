@@ -199,6 +199,7 @@ test_buffer_max_drops_the_oldest(void **state)
 	assert_int_equal(th_bridge_start(&d, &s->env, &s->broker, "it-outage-buf",
 	                                 "buffer_max = 100\nmetrics_interval = 1s\n", NULL),
 	                 0);
+	assert_int_equal(th_wait_bridge_online(s->obs, "it-outage-buf", WAIT_MS), 0);
 	struct th_gateway gw;
 	gw_ready(s, &gw, MAC_BUF, d.udp_port);
 	/* Nothing of this bridge's may still be in flight when the broker dies. */
