@@ -347,6 +347,40 @@ test_other_ip_accepted_without_pinning(void **state)
 }
 
 static void
+test_metrics_snapshot_is_retained_qos0(void **state)
+{
+	struct th_suite *s = *state;
+	th_mqtt_discard(s->obs, METRICS_TOPIC);
+	struct th_msg *live = TH_WAIT_MSG(s->obs, METRICS_TOPIC, WAIT_MS);
+	assert_int_equal(live->qos, 0);
+	cJSON *snap = TH_PARSE(live->payload);
+	const cJSON *families = cJSON_GetObjectItemCaseSensitive(snap, "families");
+	assert_true(cJSON_IsArray(families));
+	/* Every family has the documented shape. */
+	const cJSON *fam;
+	cJSON_ArrayForEach(fam, families)
+	{
+		TH_ASSERT_NONEMPTY_STR(fam, "name");
+		TH_ASSERT_NONEMPTY_STR(fam, "type");
+		assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(fam, "help")));
+		const cJSON *series = cJSON_GetObjectItemCaseSensitive(fam, "series");
+		assert_true(cJSON_IsArray(series));
+		const cJSON *one;
+		cJSON_ArrayForEach(one, series)
+		{
+			assert_true(
+			        cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(one, "labels")));
+			assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(one, "value")));
+		}
+	}
+	cJSON_Delete(snap);
+	th_msg_free(live);
+	struct th_msg *ret = th_mqtt_read_retained(&s->broker, METRICS_TOPIC, WAIT_MS);
+	assert_non_null(ret);
+	th_msg_free(ret);
+}
+
+static void
 test_pin_address_rejects_other_ip(void **state)
 {
 	struct th_suite *s = *state;
@@ -435,6 +469,7 @@ main(void)
 	        TH_TEST(test_flood_of_junk, &suite),
 	        TH_TEST(test_flood_log_says_suppressed, &suite),
 	        TH_TEST(test_other_ip_accepted_without_pinning, &suite),
+	        TH_TEST(test_metrics_snapshot_is_retained_qos0, &suite),
 	        TH_TEST(test_pin_address_rejects_other_ip, &suite),
 	};
 	int failed = cmocka_run_group_tests_name("it_bridge_badinput", tests, NULL, NULL);

@@ -7,14 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WAIT_MS        5000
 #define TX_ACK_TIMEOUT 300
 
-#define MAC_V2  "aa555a00000c0001"
-#define MAC_V1  "aa555a00000c0002"
-#define MAC_TWO "aa555a00000c0003"
-#define MAC_PYC "aa555a00000c0004"
+#define MAC_V2   "aa555a00000c0001"
+#define MAC_V1   "aa555a00000c0002"
+#define MAC_TWO  "aa555a00000c0003"
+#define MAC_PYC  "aa555a00000c0004"
+#define MAC_MOVE "aa555a00000c0005"
+#define MAC_TERM "aa555a00000c0006"
 
 /* Class A RX1 LoRa; no rfch and no size: the bridge fills them in. */
 static const char TXPK_LORA[] =
@@ -326,6 +329,68 @@ test_v1_gateway(void **state)
 	th_gw_close(&gw);
 }
 
+static void
+test_pull_resp_goes_to_the_latest_pull_data_address(void **state)
+{
+	struct th_suite *s = *state;
+	struct th_gateway gw, old;
+	gw_ready(s, &gw, MAC_MOVE, 2);
+	/* Keep the old down socket open to see that nothing reaches it. */
+	old = gw;
+	old.down_fd = dup(gw.down_fd);
+	assert_true(old.down_fd >= 0);
+	assert_int_equal(th_gw_rebind_down(&gw, NULL), 0);
+	assert_int_equal(th_gw_pull(&gw), 0);
+	th_msg_free(TH_WAIT_MSG(s->obs, "lorawan/" MAC_MOVE "/state", WAIT_MS));
+
+	down(s, MAC_MOVE, "\"moved\"", TXPK_LORA);
+	struct th_pull_resp r;
+	expect_pull_resp(&gw, TXPK_LORA, &r);
+	tx_ack(&gw, r.token, NULL, 0);
+	th_pull_resp_free(&r);
+	th_msg_free(TH_WAIT_ACK(s->obs, MAC_MOVE, "moved", "NONE"));
+	assert_int_equal(th_gw_drain(&old, TH_DOWN), 0);
+	assert_int_equal(th_gw_drain(&gw, TH_UP), 0);
+	close(old.down_fd);
+	th_gw_close(&gw);
+}
+
+static void
+test_sigterm_acks_pending_downlinks(void **state)
+{
+	struct th_suite *s = *state;
+	/* A bridge that would wait a minute for the TX_ACK, under its own
+	 * prefix so the suite's bridge leaves its downlinks alone. */
+	assert_int_equal(th_mqtt_subscribe(s->obs, "lwd/#", 1), 0);
+	struct th_daemon d;
+	assert_int_equal(th_bridge_start(&d, &s->env, &s->broker, "it-downlink-term",
+	                                 "tx_ack_timeout = 60s\n", "topic_prefix = lwd\n"),
+	                 0);
+	assert_int_equal(th_wait_bridge_online(s->obs, "it-downlink-term", WAIT_MS), 0);
+	struct th_gateway gw;
+	assert_int_equal(th_gw_open(&gw, MAC_TERM, NULL, d.udp_port), 0);
+	assert_int_equal(th_gw_pull(&gw), 0);
+	char payload[1024];
+	snprintf(payload, sizeof(payload), "{\"id\":\"pending\",\"txpk\":%s}", TXPK_LORA);
+	assert_int_equal(th_mqtt_publish_str(s->obs, "lwd/" MAC_TERM "/down", payload), 0);
+	struct th_pull_resp r;
+	expect_pull_resp(&gw, TXPK_LORA, &r);
+	th_pull_resp_free(&r);
+
+	/* Every request gets its ack, even when the bridge stops first. */
+	assert_int_equal(th_daemon_stop(&d), 0);
+	struct th_msg *ack = TH_WAIT_MSG(s->obs, "lwd/" MAC_TERM "/ack", WAIT_MS);
+	cJSON *a = TH_PARSE(ack->payload);
+	TH_ASSERT_STR(a, "mac", MAC_TERM);
+	TH_ASSERT_STR(a, "id", "pending");
+	TH_ASSERT_STR(a, "error", "TIMEOUT");
+	TH_ASSERT_NONEMPTY_STR(a, "detail");
+	cJSON_Delete(a);
+	th_msg_free(ack);
+	assert_int_equal(th_mqtt_count_for(s->obs, "lwd/+/ack", 300), 0);
+	th_gw_close(&gw);
+}
+
 int
 main(void)
 {
@@ -342,6 +407,8 @@ main(void)
 	        TH_TEST(test_two_in_flight_get_distinct_tokens, &suite),
 	        TH_TEST(test_pycom_tx_ack_sent_as_pull_ack, &suite),
 	        TH_TEST(test_v1_gateway, &suite),
+	        TH_TEST(test_pull_resp_goes_to_the_latest_pull_data_address, &suite),
+	        TH_TEST(test_sigterm_acks_pending_downlinks, &suite),
 	};
 	int failed = cmocka_run_group_tests_name("it_bridge_downlink", tests, NULL, NULL);
 	return th_suite_finish(&suite, failed);
