@@ -55,6 +55,40 @@ seq_of(const struct th_msg *msg)
 }
 
 /*
+ * For a failure message: what arrived from the one just received (seq) on,
+ * as ranges of consecutive numbers, until 1 s passes without any.
+ */
+static void
+print_what_arrived(struct th_suite *s, const char *topic, int seq)
+{
+	char text[512];
+	int n = snprintf(text, sizeof(text), "%d", seq);
+	int run_start = seq, prev = seq, total = 1;
+	for (;;) {
+		struct th_msg *msg = th_mqtt_wait(s->obs, topic, 1000);
+		int cur = msg != NULL ? seq_of(msg) : -1000;
+		th_msg_free(msg);
+		if (msg != NULL && cur == prev + 1) {
+			prev = cur;
+			total++;
+			continue;
+		}
+		if (prev != run_start && n < (int)sizeof(text)) {
+			n += snprintf(text + n, sizeof(text) - (size_t)n, "..%d", prev);
+		}
+		if (msg == NULL) {
+			break;
+		}
+		if (n < (int)sizeof(text)) {
+			n += snprintf(text + n, sizeof(text) - (size_t)n, ", %d", cur);
+		}
+		run_start = prev = cur;
+		total++;
+	}
+	print_error("uplinks received on %s: %s (%d messages)\n", topic, text, total);
+}
+
+/*
  * Receives the uplinks first..last of mac: each must come in order; a
  * repeat of one already seen is a QoS 1 duplicate (counted and returned),
  * anything outside the range or out of order fails. Also drains a short
@@ -77,6 +111,7 @@ receive_in_order(struct th_suite *s, const char *mac, int first, int last, int t
 		int seq = seq_of(msg);
 		th_msg_free(msg);
 		if (seq < first || seq > last) {
+			print_what_arrived(s, topic, seq);
 			fail_msg("uplink %d arrived; only %d..%d should (expecting %d)", seq, first,
 			         last, next);
 		} else if (seq == next) {
@@ -84,6 +119,7 @@ receive_in_order(struct th_suite *s, const char *mac, int first, int last, int t
 		} else if (seq < next) {
 			dups++;
 		} else {
+			print_what_arrived(s, topic, seq);
 			fail_msg("uplink %d arrived while %d was expected: lost or reordered", seq,
 			         next);
 		}
@@ -211,11 +247,12 @@ test_buffer_max_drops_the_oldest(void **state)
 	assert_int_equal(th_broker_start(&s->broker), 0);
 	assert_int_equal(th_mqtt_reconnect(s->obs, WAIT_MS), 1);
 
-	/* The newest 100 arrive, in order; the oldest 50 were dropped. */
-	int dups = receive_in_order(s, MAC_BUF, 50, 149, 30000);
-	print_message("buffer_max 100, 150 uplinks: 50..149 in order, %d duplicates\n", dups);
+	/* 50 dropped, counted... */
 	const struct th_metric_expect e[] = {{"mqtt_outbox_dropped_total", NULL, NULL, 50}};
 	assert_int_equal(th_wait_metrics(s->obs, metrics, e, 1, WAIT_MS), 0);
+	/* ...and they were the oldest: the newest 100 arrive, in order. */
+	int dups = receive_in_order(s, MAC_BUF, 50, 149, 30000);
+	print_message("buffer_max 100, 150 uplinks: 50..149 in order, %d duplicates\n", dups);
 	th_gw_close(&gw);
 	assert_int_equal(th_daemon_stop(&d), 0);
 }
