@@ -10,7 +10,8 @@
  * hands it to every test through cmocka's state (TH_TEST).
  *
  * Waiting is always "poll with a deadline"; the only fixed-length waits are
- * the short "nothing arrives" windows, whose length is the assertion itself.
+ * the short "nothing arrives" windows and the length of a simulated outage,
+ * where the duration is the point of the test.
  */
 #ifndef TH_HARNESS_H
 #define TH_HARNESS_H
@@ -38,7 +39,6 @@ int64_t th_wall_us(void);
 
 struct th_env {
 	char dir[TH_PATH_MAX];
-	unsigned seq; /* numbers the daemons' log files */
 };
 
 /* mkdtemp under $TMPDIR (default /tmp) as lf-it-<name>-XXXXXX. */
