@@ -349,7 +349,14 @@ on_mqtt_message(struct lf_mqtt *mqtt, const struct mosquitto_message *msg,
                 const mosquitto_property *props, void *arg)
 {
 	struct bridge *b = arg;
-	bridge_handle_down(b, msg->topic, msg->payload, (size_t)msg->payloadlen);
+	size_t tlen = strlen(msg->topic);
+	if (strncmp(msg->topic, "lorafleet/bridge/", 17) == 0) {
+		bridge_handle_peer_state(b, msg->topic, msg->payload, (size_t)msg->payloadlen);
+	} else if (tlen > 6 && strcmp(msg->topic + tlen - 6, "/state") == 0) {
+		bridge_handle_remote_state(b, msg->topic, msg->payload, (size_t)msg->payloadlen);
+	} else {
+		bridge_handle_down(b, msg->topic, msg->payload, (size_t)msg->payloadlen);
+	}
 }
 
 static void
@@ -357,6 +364,10 @@ on_mqtt_state(struct lf_mqtt *mqtt, bool connected, void *arg)
 {
 	struct bridge *b = arg;
 	if (!connected) {
+		return;
+	}
+	if (!b->connected_once) {
+		b->connected_once = true; /* what was published before is queued */
 		return;
 	}
 	/* A broker that restarted without persistence has lost the retained
@@ -459,6 +470,12 @@ mqtt_open(struct bridge *b)
 	if (lf_mqtt_subscribe(b->mqtt, topic, b->qos) != 0) {
 		return -1;
 	}
+	/* Other bridges' gateways, so that only the serving bridge acks. */
+	lf_mqtt_topic(topic, sizeof(topic), b->prefix, "+", "state");
+	if (lf_mqtt_subscribe(b->mqtt, topic, b->qos) != 0 ||
+	    lf_mqtt_subscribe(b->mqtt, "lorafleet/bridge/+/state", b->qos) != 0) {
+		return -1;
+	}
 	return lf_mqtt_start(b->mqtt);
 }
 
@@ -475,6 +492,7 @@ bridge_new(const struct bridge_settings *settings)
 	b->qos = (int)settings->mqtt.qos;
 	b->udp_fd = -1;
 	gateway_table_init(&b->gateways);
+	gateway_table_init(&b->elsewhere);
 	init_ratelimits(&b->rl);
 	if (b->cfg->instance[0] != '\0') {
 		lf_strlcpy(b->instance, b->cfg->instance, sizeof(b->instance));
@@ -549,6 +567,8 @@ bridge_free(struct bridge *b)
 		free(p);
 	}
 	gateway_table_clear(&b->gateways);
+	gateway_table_clear(&b->elsewhere);
+	free(b->peers);
 	if (b->udp_fd >= 0) {
 		close(b->udp_fd);
 	}

@@ -25,6 +25,13 @@ struct pending_downlink {
 	char id_json[]; /* the caller's id, raw JSON */
 };
 
+struct peer_bridge {
+	char instance[64];
+	bool online;
+};
+
+#define MAX_PEER_BRIDGES 1024
+
 struct bridge_metrics {
 	struct lf_metric *rx_push, *rx_pull, *rx_tx_ack, *rx_pull_ack;
 	struct lf_metric *tx_push_ack, *tx_pull_ack, *tx_pull_resp;
@@ -58,6 +65,12 @@ struct bridge {
 
 	int udp_fd;
 	struct gateway_table gateways;
+	/* Gateways other bridges on this broker announce (their retained
+	 * state): only `online` is used. */
+	struct gateway_table elsewhere;
+	struct peer_bridge *peers; /* other bridges seen on the broker */
+	size_t n_peers;
+	bool connected_once;
 	size_t online_count;
 	struct pending_downlink *pending_head, *pending_tail;
 
@@ -78,7 +91,21 @@ struct lf_metric *bridge_counter(struct bridge *b, const char *name, const char 
                                  const char *label_key, const char *label_value);
 void bridge_metrics_init(struct bridge *b);
 
+void bridge_handle_remote_state(struct bridge *b, const char *topic, const void *payload,
+                                size_t len);
+void bridge_handle_peer_state(struct bridge *b, const char *topic, const void *payload, size_t len);
+/* Another live bridge has the gateway online: that bridge answers. */
+bool bridge_served_elsewhere(const struct bridge *b, uint64_t eui);
+/* Another live bridge has announced the gateway, online or not. */
+bool bridge_known_elsewhere(const struct bridge *b, uint64_t eui);
+/* When no bridge has a gateway online, one bridge answers for the fleet:
+ * the live one with the smallest instance name, so every request gets
+ * exactly one ack however many bridges share the broker. */
+bool bridge_answers_for_the_fleet(const struct bridge *b);
+
 /* downlink_io.c: MQTT `down` -> PULL_RESP, TX_ACK -> `ack`. */
+int bridge_mac_from_topic(const struct bridge *b, const char *topic, const char *leaf,
+                          uint64_t *eui);
 void bridge_handle_down(struct bridge *b, const char *topic, const void *payload, size_t len);
 /* Returns true when the token matched a pending downlink of gw. */
 bool bridge_handle_tx_ack(struct bridge *b, struct gateway *gw, const uint8_t token[2],

@@ -73,7 +73,7 @@ get_number(const cJSON *obj, const char *key, double *out, char *err, size_t err
 
 static int
 get_int(const cJSON *obj, const char *key, double min, double max, double *out, char *err,
-	size_t errlen)
+        size_t errlen)
 {
 	int r = get_number(obj, key, out, err, errlen);
 	if (r <= 0) {

@@ -9,18 +9,18 @@
 #include <stddef.h>
 
 #define DOWNLINK_MAX_PAYLOAD 4096 /* bytes of a `down` message */
-#define DOWNLINK_ID_MAX 256       /* bytes of the id's JSON text */
+#define DOWNLINK_ID_MAX      256  /* bytes of the id's JSON text */
 
 /* Bridge-side errors, published in the ack's "error" field. */
-#define ACK_NONE "NONE"
+#define ACK_NONE            "NONE"
 #define ACK_UNKNOWN_GATEWAY "UNKNOWN_GATEWAY" /* never seen by this bridge */
 #define ACK_GATEWAY_OFFLINE "GATEWAY_OFFLINE" /* no PULL_DATA within gateway_timeout */
-#define ACK_MALFORMED "MALFORMED"             /* the request itself is wrong; see detail */
-#define ACK_QUEUE_FULL "QUEUE_FULL"           /* too many downlinks awaiting TX_ACK */
-#define ACK_TIMEOUT "TIMEOUT"                 /* no TX_ACK within tx_ack_timeout */
-#define ACK_UNCONFIRMED "UNCONFIRMED"         /* v1 gateway: sent, no TX_ACK exists */
-#define ACK_SEND_FAILED "SEND_FAILED"         /* sendto() failed */
-#define ACK_INVALID_TX_ACK "INVALID_TX_ACK"   /* the gateway's TX_ACK was unreadable */
+#define ACK_MALFORMED       "MALFORMED"       /* the request itself is wrong; see detail */
+#define ACK_QUEUE_FULL      "QUEUE_FULL"      /* too many downlinks awaiting TX_ACK */
+#define ACK_TIMEOUT         "TIMEOUT"         /* no TX_ACK within tx_ack_timeout */
+#define ACK_UNCONFIRMED     "UNCONFIRMED"     /* v1 gateway: sent, no TX_ACK exists */
+#define ACK_SEND_FAILED     "SEND_FAILED"     /* sendto() failed */
+#define ACK_INVALID_TX_ACK  "INVALID_TX_ACK"  /* the gateway's TX_ACK was unreadable */
 
 struct downlink_request {
 	/* The caller's id as JSON text ("\"abc\"", "42"), or "null" when absent. */
@@ -45,7 +45,7 @@ struct downlink_request {
  * Free with downlink_request_clear().
  */
 int downlink_parse(const char *payload, size_t len, struct downlink_request *out, char *err,
-		   size_t errlen);
+                   size_t errlen);
 void downlink_request_clear(struct downlink_request *req);
 
 /*
@@ -56,7 +56,7 @@ void downlink_request_clear(struct downlink_request *req);
  * or NULL. Returns 0, or -1 when the body is unreadable.
  */
 int txack_parse(const char *body, size_t len, char *error_out, size_t error_len,
-		char **txpk_ack_json, char *err, size_t errlen);
+                char **txpk_ack_json, char *err, size_t errlen);
 
 /*
  * `ack` payload: {"mac","id","error"[,"detail"][,"txpk_ack"]}.
@@ -64,6 +64,6 @@ int txack_parse(const char *body, size_t len, char *error_out, size_t error_len,
  * detail may be NULL. Returns malloc'd text or NULL.
  */
 char *ack_build(const char *mac, const char *id_json, const char *error, const char *detail,
-		const char *txpk_ack_json);
+                const char *txpk_ack_json);
 
 #endif

@@ -28,9 +28,9 @@ bridge_publish_ack(struct bridge *b, const char *mac, const char *id_json, const
 	free(text);
 }
 
-/* Extracts <mac> from "<prefix>/<mac>/down". */
-static int
-mac_from_topic(const struct bridge *b, const char *topic, uint64_t *eui)
+/* Extracts <mac> from "<prefix>/<mac>/<leaf>". */
+int
+bridge_mac_from_topic(const struct bridge *b, const char *topic, const char *leaf, uint64_t *eui)
 {
 	size_t plen = strlen(b->prefix);
 	if (strncmp(topic, b->prefix, plen) != 0 || topic[plen] != '/') {
@@ -38,7 +38,7 @@ mac_from_topic(const struct bridge *b, const char *topic, uint64_t *eui)
 	}
 	const char *mac = topic + plen + 1;
 	const char *slash = strchr(mac, '/');
-	if (slash == NULL || strcmp(slash, "/down") != 0 || slash - mac > 64) {
+	if (slash == NULL || slash[1] == '\0' || strcmp(slash + 1, leaf) != 0 || slash - mac > 64) {
 		return -1;
 	}
 	char text[65];
@@ -126,38 +126,76 @@ refuse_down(struct bridge *b, const char *reason, const char *topic, const char 
 	                detail);
 }
 
+/*
+ * Several bridges may share the broker, and every one of them receives
+ * every `down`; exactly one answers. The bridge that has the gateway
+ * online does; when none has, the fleet's responder does (the live bridge
+ * with the smallest instance name). Returns false when another bridge
+ * answers this request.
+ */
+static bool
+this_bridge_answers(struct bridge *b, const struct gateway *gw, uint64_t eui, const char *mac)
+{
+	const char *reason = NULL;
+	if (gw != NULL && gw->online) {
+		return true;
+	}
+	if (bridge_served_elsewhere(b, eui)) {
+		reason = "other_bridge";
+	} else if (!bridge_answers_for_the_fleet(b)) {
+		reason = "not_responder";
+	} else {
+		return true;
+	}
+	lf_metric_inc(bridge_counter(b, "down_ignored_total",
+	                             "Downlink requests another bridge on the broker answers",
+	                             "reason", reason));
+	LOG_DEBUG("down for %s left to another bridge (%s)", mac, reason);
+	return false;
+}
+
+/* A down for a gateway this bridge does not have online. */
+static void
+refuse_offline(struct bridge *b, const struct gateway *gw, uint64_t eui, const char *mac,
+               const char *id_json)
+{
+	if (gw != NULL && !gw->has_pull_addr) {
+		bridge_publish_ack(b, mac, id_json, ACK_GATEWAY_OFFLINE,
+		                   "the gateway has never sent PULL_DATA: no downlink address",
+		                   NULL);
+	} else if (gw != NULL || bridge_known_elsewhere(b, eui)) {
+		bridge_publish_ack(b, mac, id_json, ACK_GATEWAY_OFFLINE,
+		                   "no PULL_DATA from the gateway within gateway_timeout", NULL);
+	} else {
+		bridge_publish_ack(b, mac, id_json, ACK_UNKNOWN_GATEWAY,
+		                   "no bridge on this broker has heard from the gateway", NULL);
+	}
+}
+
 void
 bridge_handle_down(struct bridge *b, const char *topic, const void *payload, size_t len)
 {
 	lf_metric_inc(b->m.downlinks_received);
 	uint64_t eui;
-	if (mac_from_topic(b, topic, &eui) != 0) {
+	if (bridge_mac_from_topic(b, topic, "down", &eui) != 0) {
 		/* Nowhere to ack: the topic names no gateway. */
 		refuse_down(b, "bad_topic", topic, "the topic's MAC is not a 64-bit EUI");
 		return;
 	}
 	char mac[LF_EUI_STRLEN];
 	lf_eui_format(eui, mac);
+	struct gateway *gw = gateway_table_find(&b->gateways, eui);
+	if (!this_bridge_answers(b, gw, eui, mac)) {
+		return;
+	}
 	struct downlink_request req = {0};
 	char err[256];
 	if (downlink_parse(payload, len, &req, err, sizeof(err)) != 0) {
 		refuse_down(b, "malformed", topic, err);
 		bridge_publish_ack(b, mac, req.id_json[0] ? req.id_json : "null", ACK_MALFORMED,
 		                   err, NULL);
-		downlink_request_clear(&req);
-		return;
-	}
-	struct gateway *gw = gateway_table_find(&b->gateways, eui);
-	if (gw == NULL) {
-		bridge_publish_ack(b, mac, req.id_json, ACK_UNKNOWN_GATEWAY,
-		                   "this bridge has never heard from the gateway", NULL);
-	} else if (!gw->has_pull_addr) {
-		bridge_publish_ack(b, mac, req.id_json, ACK_GATEWAY_OFFLINE,
-		                   "the gateway has never sent PULL_DATA: no downlink address",
-		                   NULL);
-	} else if (!gw->online) {
-		bridge_publish_ack(b, mac, req.id_json, ACK_GATEWAY_OFFLINE,
-		                   "no PULL_DATA from the gateway within gateway_timeout", NULL);
+	} else if (gw == NULL || !gw->online || !gw->has_pull_addr) {
+		refuse_offline(b, gw, eui, mac, req.id_json);
 	} else if (gw->n_pending >= MAX_PENDING_PER_GATEWAY) {
 		bridge_publish_ack(b, mac, req.id_json, ACK_QUEUE_FULL,
 		                   "too many downlinks awaiting their TX_ACK", NULL);

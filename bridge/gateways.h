@@ -20,6 +20,7 @@ struct gateway {
 	bool online;
 	bool has_pull_addr;
 	uint8_t n_pending; /* downlinks awaiting TX_ACK */
+	uint16_t owner;    /* another bridge's gateway: index of that bridge */
 	socklen_t pull_addr_len;
 	struct sockaddr_storage pull_addr; /* latest PULL_DATA source: where downlinks go */
 	struct sockaddr_storage seen_addr; /* latest accepted datagram's source */

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GWMP_MAX_DATAGRAM 65507 /* largest UDP payload */
-#define GWMP_ACK_LEN 4
+#define GWMP_MAX_DATAGRAM       65507 /* largest UDP payload */
+#define GWMP_ACK_LEN            4
 #define GWMP_GATEWAY_HEADER_LEN 12
 
 enum gwmp_type {
@@ -29,12 +29,12 @@ enum gwmp_type {
 
 enum gwmp_error {
 	GWMP_OK = 0,
-	GWMP_ERR_EMPTY,        /* zero bytes */
-	GWMP_ERR_SHORT,        /* shorter than the header its type needs */
-	GWMP_ERR_VERSION,      /* version byte not 1 or 2 */
-	GWMP_ERR_UNKNOWN_TYPE, /* identifier > 5 */
+	GWMP_ERR_EMPTY,           /* zero bytes */
+	GWMP_ERR_SHORT,           /* shorter than the header its type needs */
+	GWMP_ERR_VERSION,         /* version byte not 1 or 2 */
+	GWMP_ERR_UNKNOWN_TYPE,    /* identifier > 5 */
 	GWMP_ERR_WRONG_DIRECTION, /* PUSH_ACK or PULL_RESP sent to the server */
-	GWMP_ERR_V1_TX_ACK,    /* TX_ACK does not exist in version 1 */
+	GWMP_ERR_V1_TX_ACK,       /* TX_ACK does not exist in version 1 */
 };
 
 /* A datagram from a gateway; body points into the caller's buffer. */
@@ -62,7 +62,7 @@ const char *gwmp_type_name(int type);
 
 /* PUSH_ACK / PULL_ACK: version and token echoed. Writes 4 bytes. */
 size_t gwmp_build_ack(uint8_t out[GWMP_ACK_LEN], uint8_t version, const uint8_t token[2],
-		      uint8_t type);
+                      uint8_t type);
 
 /*
  * PULL_RESP: header then json (not NUL-terminated on the wire). Version 1
@@ -70,6 +70,6 @@ size_t gwmp_build_ack(uint8_t out[GWMP_ACK_LEN], uint8_t version, const uint8_t 
  * or 0 when outlen is too small.
  */
 size_t gwmp_build_pull_resp(uint8_t *out, size_t outlen, uint8_t version, const uint8_t token[2],
-			    const char *json, size_t json_len);
+                            const char *json, size_t json_len);
 
 #endif

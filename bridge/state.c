@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,8 @@ bridge_self_state_json(const struct bridge *b, bool online)
 	cJSON_AddBoolToObject(obj, "online", online);
 	cJSON_AddStringToObject(obj, "version", LF_VERSION);
 	cJSON_AddStringToObject(obj, "started_at", b->started_at);
+	/* Bridges with the same prefix serve one fleet (see downlink_io.c). */
+	cJSON_AddStringToObject(obj, "topic_prefix", b->prefix);
 	char *text = lf_json_print(obj);
 	cJSON_Delete(obj);
 	return text;
@@ -193,4 +196,119 @@ bridge_publish_metrics(struct bridge *b)
 		lf_mqtt_publish(b->mqtt, topic, text, strlen(text), 0, true);
 	}
 	free(text);
+}
+
+/* The index of a peer bridge by instance name, added when new; -1 when
+ * the table is full. */
+static int
+peer_index(struct bridge *b, const char *instance)
+{
+	for (size_t i = 0; i < b->n_peers; i++) {
+		if (strcmp(b->peers[i].instance, instance) == 0) {
+			return (int)i;
+		}
+	}
+	if (b->n_peers == MAX_PEER_BRIDGES) {
+		return -1;
+	}
+	if (b->n_peers % 16 == 0) {
+		struct peer_bridge *p = realloc(b->peers, (b->n_peers + 16) * sizeof(*p));
+		if (p == NULL) {
+			return -1;
+		}
+		b->peers = p;
+	}
+	struct peer_bridge *p = &b->peers[b->n_peers];
+	lf_strlcpy(p->instance, instance, sizeof(p->instance));
+	/* Until its own state says otherwise, a bridge that announces
+	 * gateways is taken to be alive. */
+	p->online = true;
+	return (int)b->n_peers++;
+}
+
+/* lorafleet/bridge/<instance>/state: a peer that died (its will) no
+ * longer serves the gateways it announced. */
+void
+bridge_handle_peer_state(struct bridge *b, const char *topic, const void *payload, size_t len)
+{
+	const char *prefix = "lorafleet/bridge/";
+	const char *name = topic + strlen(prefix);
+	const char *slash = strchr(name, '/');
+	if (strncmp(topic, prefix, strlen(prefix)) != 0 || slash == NULL || slash == name ||
+	    (size_t)(slash - name) >= sizeof(b->peers[0].instance)) {
+		return;
+	}
+	char instance[64];
+	memcpy(instance, name, (size_t)(slash - name));
+	instance[slash - name] = '\0';
+	if (strcmp(instance, b->instance) == 0) {
+		return;
+	}
+	cJSON *root = len > 0 ? cJSON_ParseWithLength(payload, len) : NULL;
+	bool online = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "online"));
+	const cJSON *prefix_item = cJSON_GetObjectItemCaseSensitive(root, "topic_prefix");
+	bool same_fleet =
+	        cJSON_IsString(prefix_item) && strcmp(prefix_item->valuestring, b->prefix) == 0;
+	cJSON_Delete(root);
+	if (!same_fleet) {
+		return; /* another fleet's bridge, or not a bridge state at all */
+	}
+	int i = peer_index(b, instance);
+	if (i >= 0) {
+		b->peers[i].online = online;
+	}
+}
+
+void
+bridge_handle_remote_state(struct bridge *b, const char *topic, const void *payload, size_t len)
+{
+	uint64_t eui;
+	if (bridge_mac_from_topic(b, topic, "state", &eui) != 0) {
+		return;
+	}
+	int owner = -1;
+	bool online = false;
+	if (len > 0) {
+		cJSON *root = cJSON_ParseWithLength(payload, len);
+		const cJSON *bridge = cJSON_GetObjectItemCaseSensitive(root, "bridge");
+		/* Our own states come back to us too: they say nothing new. */
+		if (cJSON_IsString(bridge) && strcmp(bridge->valuestring, b->instance) != 0) {
+			owner = peer_index(b, bridge->valuestring);
+			online = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "online"));
+		}
+		cJSON_Delete(root);
+	}
+	struct gateway *gw = gateway_table_find(&b->elsewhere, eui);
+	if (gw == NULL && owner >= 0) {
+		gw = gateway_table_add(&b->elsewhere, eui);
+	}
+	if (gw != NULL) {
+		gw->online = owner >= 0 && online;
+		gw->owner = owner >= 0 ? (uint16_t)owner : UINT16_MAX;
+	}
+}
+
+bool
+bridge_served_elsewhere(const struct bridge *b, uint64_t eui)
+{
+	const struct gateway *gw = gateway_table_find(&b->elsewhere, eui);
+	return gw != NULL && gw->online && gw->owner < b->n_peers && b->peers[gw->owner].online;
+}
+
+bool
+bridge_known_elsewhere(const struct bridge *b, uint64_t eui)
+{
+	const struct gateway *gw = gateway_table_find(&b->elsewhere, eui);
+	return gw != NULL && gw->owner < b->n_peers;
+}
+
+bool
+bridge_answers_for_the_fleet(const struct bridge *b)
+{
+	for (size_t i = 0; i < b->n_peers; i++) {
+		if (b->peers[i].online && strcmp(b->peers[i].instance, b->instance) < 0) {
+			return false;
+		}
+	}
+	return true;
 }

@@ -78,21 +78,21 @@ struct field_rule {
 };
 
 static const struct field_rule rxpk_rules[F_COUNT] = {
-	[F_TIME] = {"time", TYPE_BIT(JS_STRING), "a string"},
-	[F_TMMS] = {"tmms", TYPE_BIT(JS_NUMBER), "a number"},
-	[F_TMST] = {"tmst", TYPE_BIT(JS_NUMBER), "a number"},
-	[F_FREQ] = {"freq", TYPE_BIT(JS_NUMBER), "a number"},
-	[F_CHAN] = {"chan", TYPE_BIT(JS_NUMBER), "a number"},
-	[F_RFCH] = {"rfch", TYPE_BIT(JS_NUMBER), "a number"},
-	[F_STAT] = {"stat", TYPE_BIT(JS_NUMBER), "a number"},
-	[F_RSSI] = {"rssi", TYPE_BIT(JS_NUMBER), "a number"},
-	[F_LSNR] = {"lsnr", TYPE_BIT(JS_NUMBER), "a number"},
-	[F_SIZE] = {"size", TYPE_BIT(JS_NUMBER), "a number"},
-	[F_MODU] = {"modu", TYPE_BIT(JS_STRING), "a string"},
-	[F_CODR] = {"codr", TYPE_BIT(JS_STRING), "a string"},
-	[F_DATA] = {"data", TYPE_BIT(JS_STRING), "a string"},
-	[F_DATR] = {"datr", TYPE_BIT(JS_STRING) | TYPE_BIT(JS_NUMBER), "a string or a number"},
-	[F_RSIG] = {"rsig", TYPE_BIT(JS_ARRAY), "an array"},
+        [F_TIME] = {"time", TYPE_BIT(JS_STRING), "a string"},
+        [F_TMMS] = {"tmms", TYPE_BIT(JS_NUMBER), "a number"},
+        [F_TMST] = {"tmst", TYPE_BIT(JS_NUMBER), "a number"},
+        [F_FREQ] = {"freq", TYPE_BIT(JS_NUMBER), "a number"},
+        [F_CHAN] = {"chan", TYPE_BIT(JS_NUMBER), "a number"},
+        [F_RFCH] = {"rfch", TYPE_BIT(JS_NUMBER), "a number"},
+        [F_STAT] = {"stat", TYPE_BIT(JS_NUMBER), "a number"},
+        [F_RSSI] = {"rssi", TYPE_BIT(JS_NUMBER), "a number"},
+        [F_LSNR] = {"lsnr", TYPE_BIT(JS_NUMBER), "a number"},
+        [F_SIZE] = {"size", TYPE_BIT(JS_NUMBER), "a number"},
+        [F_MODU] = {"modu", TYPE_BIT(JS_STRING), "a string"},
+        [F_CODR] = {"codr", TYPE_BIT(JS_STRING), "a string"},
+        [F_DATA] = {"data", TYPE_BIT(JS_STRING), "a string"},
+        [F_DATR] = {"datr", TYPE_BIT(JS_STRING) | TYPE_BIT(JS_NUMBER), "a string or a number"},
+        [F_RSIG] = {"rsig", TYPE_BIT(JS_ARRAY), "an array"},
 };
 
 /* Containers around an rxpk element's field values: body, rxpk, element. */

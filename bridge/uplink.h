@@ -30,13 +30,12 @@ enum uplink_kind {
 };
 
 /* payload is NUL-terminated and valid only during the call. */
-typedef void (*uplink_emit_fn)(void *arg, enum uplink_kind kind, const char *payload,
-			       size_t len);
+typedef void (*uplink_emit_fn)(void *arg, enum uplink_kind kind, const char *payload, size_t len);
 
 struct uplink_result {
 	unsigned rxpk_published;
-	unsigned rxpk_crc_bad;   /* dropped (or published when forward_crc_bad) */
-	unsigned rxpk_invalid;   /* not an object, wrong field types, no data */
+	unsigned rxpk_crc_bad; /* dropped (or published when forward_crc_bad) */
+	unsigned rxpk_invalid; /* not an object, wrong field types, no data */
 	unsigned stat_published;
 	unsigned stat_invalid;
 	bool rxpk_not_array;
@@ -48,7 +47,7 @@ struct uplink_result {
  * On 0, err may still describe the first rejected part, for the log.
  */
 int uplink_map(const char *json, size_t len, const char *mac, const char *received_at,
-	       bool forward_crc_bad, uplink_emit_fn emit, void *arg, struct uplink_result *res,
-	       char *err, size_t errlen);
+               bool forward_crc_bad, uplink_emit_fn emit, void *arg, struct uplink_result *res,
+               char *err, size_t errlen);
 
 #endif

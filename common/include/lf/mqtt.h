@@ -5,10 +5,10 @@
  *  - reconnect forever with capped exponential backoff; subscriptions are
  *    remembered and restored on every (re)connect;
  *  - a bounded outbox: QoS >= 1 messages published while the broker is
- *    away are kept, in order, and sent when it is back. When the outbox is
- *    full the oldest non-retained message is dropped and counted
- *    (mqtt_outbox_dropped_total); retained messages (state) are never
- *    dropped for newer traffic;
+ *    away (or not yet acknowledged) are kept, in order, and sent when it is
+ *    back. Past outbox_max unacknowledged messages, new non-retained
+ *    messages are refused and counted (mqtt_outbox_dropped_total), so what
+ *    is kept stays in order; retained messages (state) always pass;
  *  - a birth message on connect and a will, for the daemon's own state;
  *  - TCP_NODELAY, TLS and username/password from the [mqtt] section.
  */
