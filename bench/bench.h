@@ -140,6 +140,12 @@ size_t ceiling_message_size(struct ceiling *c, uint64_t seq);
 uint64_t ceiling_errors(const struct ceiling *c);
 void ceiling_source(struct ceiling *c, struct source *out);
 
+/* /proc readings; 0 when unreadable. */
+double proc_cpu_s(int pid);                           /* utime + stime of a process, seconds */
+double host_cpu_s(void);                              /* busy time of the whole host, seconds */
+uint64_t proc_status_bytes(int pid, const char *key); /* "VmRSS" etc., bytes */
+uint64_t net_counter(const char *file, const char *prefix, const char *name);
+
 /* The rxpk every simulated uplink carries, with its two bench fields. */
 int bench_rxpk(char *out, size_t outlen, uint32_t tmst, int64_t ts_ns, uint64_t seq);
 

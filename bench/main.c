@@ -45,12 +45,15 @@ struct options {
 	bool skip_bridge, skip_ceiling;
 };
 
-/* CPU seconds of the processes that share the machine. */
+/* CPU seconds of the processes that share the machine; other = the
+ * host's busy time not spent by those three (a concurrent build
+ * or test run shows up there and makes the step's figures suspect). */
 struct cpu {
-	double bridge, broker, bench;
+	double bridge, broker, bench, other;
 };
 
 struct step {
+	double at_s; /* when the step started, from the start of the run */
 	const char *source;
 	const char *kind; /* "sweep" or "latency" */
 	long rate;
@@ -61,7 +64,7 @@ struct step {
 	struct phase_stats st; /* at the deadline */
 	uint64_t unique_final; /* after everything settled: late vs lost */
 	struct cpu cpu;        /* cores used during the step */
-	uint64_t udp_drops;
+	uint64_t udp_drops, tcp_timeouts;
 	bool pass;
 };
 
@@ -70,6 +73,7 @@ struct bench {
 	struct sub *sub;
 	struct gwsim *gw;
 	uint64_t next_seq;
+	int64_t start_ns;
 	struct step steps[MAX_RESULTS];
 	int nsteps;
 	bool died; /* the broker or the bridge exited: nothing more to measure */
@@ -82,88 +86,28 @@ on_signal(int sig)
 	(void)sig;
 }
 
-/* utime + stime of pid in seconds; 0 when it cannot be read. */
-static double
-proc_cpu_s(int pid)
-{
-	char path[64], buf[1024];
-	if (pid <= 0) {
-		return 0;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		return 0;
-	}
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* The command name may hold spaces: fields count from the last ')'. */
-	const char *p = strrchr(buf, ')');
-	unsigned long long utime = 0, stime = 0;
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-	                        &utime, &stime) != 2) {
-		return 0;
-	}
-	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
-}
-
 static struct cpu
 cpu_now(const struct bench *b)
 {
-	return (struct cpu){proc_cpu_s(b->o.bridge_pid), proc_cpu_s(b->o.broker_pid),
-	                    proc_cpu_s((int)getpid())};
+	struct cpu c = {proc_cpu_s(b->o.bridge_pid), proc_cpu_s(b->o.broker_pid),
+	                proc_cpu_s((int)getpid()), host_cpu_s()};
+	c.other -= c.bridge + c.broker + c.bench;
+	return c;
 }
 
-/* A "Vm...:" line of /proc/<pid>/status, in bytes; 0 when unreadable. */
-static uint64_t
-proc_status_bytes(int pid, const char *key)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	FILE *f = fopen(path, "r");
-	uint64_t kb = 0;
-	size_t keylen = strlen(key);
-	for (int i = 0; f != NULL && i < 100 && fgets(line, sizeof(line), f) != NULL; i++) {
-		if (strncmp(line, key, keylen) == 0 && line[keylen] == ':') {
-			kb = strtoull(line + keylen + 1, NULL, 10);
-			break;
-		}
-	}
-	if (f != NULL) {
-		fclose(f);
-	}
-	return kb * 1024;
-}
+/* Kernel events that explain stalls and losses on loopback. */
+struct netev {
+	uint64_t udp_drops;    /* datagrams dropped: receive buffer full */
+	uint64_t tcp_timeouts; /* retransmission timeouts (>= 200 ms each) */
+};
 
-/* Host-wide UDP datagrams dropped because a receive buffer was full. */
-static uint64_t
-udp_rcvbuf_errors(void)
+static struct netev
+netev_now(void)
 {
-	FILE *f = fopen("/proc/net/snmp", "r");
-	char names[1024], values[1024];
-	uint64_t result = 0;
-	for (int i = 0; f != NULL && i < 40 && fgets(names, sizeof(names), f) != NULL; i++) {
-		if (strncmp(names, "Udp:", 4) != 0 || fgets(values, sizeof(values), f) == NULL) {
-			continue;
-		}
-		char *sn = NULL, *sv = NULL;
-		char *n = strtok_r(names, " \n", &sn);
-		char *v = strtok_r(values, " \n", &sv);
-		for (int k = 0; n != NULL && v != NULL && k < 32; k++) {
-			if (strcmp(n, "RcvbufErrors") == 0) {
-				result = strtoull(v, NULL, 10);
-				break;
-			}
-			n = strtok_r(NULL, " \n", &sn);
-			v = strtok_r(NULL, " \n", &sv);
-		}
-		break;
-	}
-	if (f != NULL) {
-		fclose(f);
-	}
-	return result;
+	return (struct netev){
+	        net_counter("/proc/net/snmp", "Udp:", "RcvbufErrors"),
+	        net_counter("/proc/net/netstat", "TcpExt:", "TCPTimeouts"),
+	};
 }
 
 /* False (once said) when the broker or the bridge has exited. */
@@ -222,9 +166,11 @@ verdict(const struct step *s)
 static void
 print_step_header(FILE *out)
 {
-	fprintf(out, "%-8s %-7s %8s %9s %9s %8s %8s %5s %7s %7s %7s %6s %6s %6s %6s %s\n", "source",
-	        "phase", "target/s", "sent/s", "sent", "late", "lost", "dups", "p50 ms", "p99 ms",
-	        "max ms", "drain", "bridge", "broker", "bench", "result");
+	fprintf(out,
+	        "%5s %-8s %-7s %8s %8s %7s %7s %5s %7s %3s %7s %7s %8s %6s %6s %6s %6s %6s %s\n",
+	        "at s", "source", "phase", "target/s", "sent/s", "late", "lost", "dups", "udpdrop",
+	        "rto", "p50 ms", "p99 ms", "max ms", "drain", "bridge", "broker", "bench", "other",
+	        "result");
 }
 
 static void
@@ -233,11 +179,12 @@ print_step(FILE *out, const struct step *s)
 	uint64_t late = s->st.expected - s->st.unique;
 	uint64_t lost = s->unique_final < s->st.expected ? s->st.expected - s->unique_final : 0;
 	fprintf(out,
-	        "%-8s %-7s %8ld %9.0f %9" PRIu64 " %8" PRIu64 " %8" PRIu64 " %5" PRIu64
-	        " %7.3f %7.3f %7.2f %5.2fs %5.0f%% %5.0f%% %5.0f%% %s\n",
-	        s->source, s->kind, s->rate, s->achieved, s->sent, late - lost, lost, s->st.dups,
-	        (double)s->st.p50_ns / 1e6, (double)s->st.p99_ns / 1e6, (double)s->st.max_ns / 1e6,
-	        s->drain_s, s->cpu.bridge * 100, s->cpu.broker * 100, s->cpu.bench * 100,
+	        "%5.0f %-8s %-7s %8ld %8.0f %7" PRIu64 " %7" PRIu64 " %5" PRIu64 " %7" PRIu64
+	        " %3" PRIu64 " %7.3f %7.3f %8.2f %5.2fs %5.0f%% %5.0f%% %5.0f%% %5.0f%% %s\n",
+	        s->at_s, s->source, s->kind, s->rate, s->achieved, late - lost, lost, s->st.dups,
+	        s->udp_drops, s->tcp_timeouts, (double)s->st.p50_ns / 1e6,
+	        (double)s->st.p99_ns / 1e6, (double)s->st.max_ns / 1e6, s->drain_s,
+	        s->cpu.bridge * 100, s->cpu.broker * 100, s->cpu.bench * 100, s->cpu.other * 100,
 	        verdict(s));
 	fflush(out);
 }
@@ -253,6 +200,7 @@ run_step(struct bench *b, const struct source *src, const char *kind, long rate,
 	quiesce(b, src);
 	struct step *s = &b->steps[b->nsteps];
 	*s = (struct step){.source = src->name, .kind = kind, .rate = rate};
+	s->at_s = (double)(bench_now_ns() - b->start_ns) / 1e9;
 	uint64_t n = (uint64_t)(rate * dur_ms / 1000);
 	uint64_t first = b->next_seq;
 	s->phase = sub_phase_add(b->sub, first, n);
@@ -267,7 +215,7 @@ run_step(struct bench *b, const struct source *src, const char *kind, long rate,
 	int64_t tick = 2 * NS_PER_S / rate;
 	tick = tick < 200000 ? 200000 : tick > NS_PER_MS ? NS_PER_MS : tick;
 	struct cpu c0 = cpu_now(b);
-	uint64_t drops0 = udp_rcvbuf_errors();
+	struct netev ev0 = netev_now();
 	int64_t t0 = bench_now_ns(), now = t0;
 	int64_t send_deadline = t0 + 2 * dur_ms * NS_PER_MS + NS_PER_S;
 	while (s->sent < n && !stop_flag && now < send_deadline) {
@@ -281,17 +229,19 @@ run_step(struct bench *b, const struct source *src, const char *kind, long rate,
 		now = bench_now_ns();
 	}
 	int64_t t_sent = now;
+	/* CPU over the sending only: the drain wait would dilute it. */
+	struct cpu c1 = cpu_now(b);
+	double secs = (double)(t_sent - t0) / 1e9;
+	s->cpu = (struct cpu){(c1.bridge - c0.bridge) / secs, (c1.broker - c0.broker) / secs,
+	                      (c1.bench - c0.bench) / secs, (c1.other - c0.other) / secs};
 	s->achieved = (double)s->sent * 1e9 / ((double)(t_sent - t0) + 1e9 / (double)rate);
 	while (!stop_flag && sub_phase_unique(b->sub, s->phase) < s->sent &&
 	       bench_now_ns() < t_sent + b->o.drain_ms * NS_PER_MS) {
 		src->idle(src->impl, NS_PER_MS);
 	}
-	int64_t t_end = bench_now_ns();
-	struct cpu c1 = cpu_now(b);
-	double secs = (double)(t_end - t0) / 1e9;
-	s->cpu = (struct cpu){(c1.bridge - c0.bridge) / secs, (c1.broker - c0.broker) / secs,
-	                      (c1.bench - c0.bench) / secs};
-	s->udp_drops = udp_rcvbuf_errors() - drops0;
+	struct netev ev1 = netev_now();
+	s->udp_drops = ev1.udp_drops - ev0.udp_drops;
+	s->tcp_timeouts = ev1.tcp_timeouts - ev0.tcp_timeouts;
 	sub_phase_stats(b->sub, s->phase, &s->st);
 	s->drain_s = s->st.last_rx_ns > t_sent ? (double)(s->st.last_rx_ns - t_sent) / 1e9 : 0;
 	s->unique_final = s->st.unique;
@@ -450,9 +400,12 @@ print_report(const struct bench *b, const struct results *r)
 	for (int i = 0; i < b->nsteps; i++) {
 		print_step(stdout, &b->steps[i]);
 	}
-	printf("(late: not received %ld ms after the step; lost: never received; drain: last "
-	       "receipt after the last send;\n bridge/broker/bench: CPU used, 100%% = one core of "
-	       "%ld)\n\n",
+	printf("(late: not received %ld ms after the step; lost: never received; udpdrop: "
+	       "datagrams the kernel\n dropped for a full receive buffer; rto: TCP retransmission "
+	       "timeouts (both host-wide); drain: last "
+	       "receipt after the last send;\n bridge/broker/bench: CPU used while sending, 100%% "
+	       "= one core of "
+	       "%ld; other: the rest of the host,\n should be near 0)\n\n",
 	       o->drain_ms, sysconf(_SC_NPROCESSORS_ONLN));
 
 	printf("%-52s %-24s %-28s %s\n", "figure", "measured", "target / compared with", "");
@@ -767,6 +720,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	mosquitto_lib_init();
+	b->start_ns = bench_now_ns();
 	struct results r = {0};
 	int rc = run(b, &r);
 	if (rc == 0) {
