@@ -469,6 +469,15 @@ print_report(const struct bench *b, const struct results *r)
 		       "gateway datagrams", r->gwc.push_sent, r->gwc.pull_sent, r->gwc.push_acks,
 		       r->gwc.pull_acks);
 	}
+	uint64_t dups = 0, reordered = 0, wrong = 0;
+	for (int i = 0; i < b->nsteps; i++) {
+		dups += b->steps[i].st.dups;
+		reordered += b->steps[i].st.reordered;
+		wrong += b->steps[i].st.wrong_topic;
+	}
+	printf("%-52s %" PRIu64 " duplicates, %" PRIu64 " out of order, %" PRIu64
+	       " on a wrong topic\n",
+	       "delivery checks, all steps", dups, reordered, wrong);
 	uint64_t unparsed = 0, stray = 0, disconnects = 0;
 	sub_errors(b->sub, &unparsed, &stray, &disconnects);
 	if (unparsed + stray + disconnects + r->ceiling_errors + r->gwc.send_errors > 0) {
