@@ -400,12 +400,11 @@ print_report(const struct bench *b, const struct results *r)
 	for (int i = 0; i < b->nsteps; i++) {
 		print_step(stdout, &b->steps[i]);
 	}
-	printf("(late: not received %ld ms after the step; lost: never received; udpdrop: "
-	       "datagrams the kernel\n dropped for a full receive buffer; rto: TCP retransmission "
-	       "timeouts (both host-wide); drain: last "
-	       "receipt after the last send;\n bridge/broker/bench: CPU used while sending, 100%% "
-	       "= one core of "
-	       "%ld; other: the rest of the host,\n should be near 0)\n\n",
+	printf("(late: not received %ld ms after the step; lost: never received; drain: last\n"
+	       " receipt after the last send; udpdrop, rto: host-wide kernel counters during the\n"
+	       " step: UDP datagrams dropped for a full receive buffer, TCP retransmission\n"
+	       " timeouts; bridge/broker/bench: CPU used while sending, 100%% = one core of %ld;\n"
+	       " other: the rest of the host, +-10%% (tick accounting), should be near 0)\n\n",
 	       o->drain_ms, sysconf(_SC_NPROCESSORS_ONLN));
 
 	printf("%-52s %-24s %-28s %s\n", "figure", "measured", "target / compared with", "");
