@@ -10,9 +10,9 @@
  * with like on a machine all four processes share.
  */
 #include <errno.h>
-#include <stddef.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +63,7 @@ struct step {
 	double drain_s;        /* last receipt after the last send */
 	struct phase_stats st; /* at the deadline */
 	uint64_t unique_final; /* after everything settled: late vs lost */
-	struct cpu cpu;        /* cores used during the step */
+	struct cpu cpu;        /* cores used while sending */
 	uint64_t udp_drops, tcp_timeouts;
 	bool pass;
 };
@@ -594,8 +594,17 @@ static const struct numopt numopts[] = {
         NUMOPT("settle-ms", settle_ms, 0, 60000, "wait after connecting, before the RSS"),
 };
 
+/* port and the pids are ints, the rest longs. */
+static bool
+is_int_field(const struct numopt *n)
+{
+	return n->offset == offsetof(struct options, port) ||
+	       n->offset == offsetof(struct options, bridge_pid) ||
+	       n->offset == offsetof(struct options, broker_pid);
+}
+
 static void
-usage(FILE *out)
+usage(FILE *out, const struct options *o)
 {
 	fprintf(out, "usage: lorafleet-bench --port N [--bridge IP:PORT] [options]\n"
 	             "  --host H             MQTT broker host (127.0.0.1)\n"
@@ -603,7 +612,10 @@ usage(FILE *out)
 	             "  --skip-bridge        measure the ceiling only\n"
 	             "  --skip-ceiling       measure the bridge only\n");
 	for (size_t i = 0; i < LF_ARRAY_SIZE(numopts); i++) {
-		fprintf(out, "  --%-18s %s\n", numopts[i].name, numopts[i].help);
+		const struct numopt *n = &numopts[i];
+		const void *field = (const char *)o + n->offset;
+		long v = is_int_field(n) ? *(const int *)field : *(const long *)field;
+		fprintf(out, "  --%-18s %s (%ld)\n", n->name, n->help, v);
 	}
 }
 
@@ -623,11 +635,8 @@ set_numopt(struct options *o, const char *name, const char *value)
 			        n->max);
 			return -1;
 		}
-		/* port and the pids are ints, the rest longs. */
 		void *field = (char *)o + n->offset;
-		if (n->offset == offsetof(struct options, port) ||
-		    n->offset == offsetof(struct options, bridge_pid) ||
-		    n->offset == offsetof(struct options, broker_pid)) {
+		if (is_int_field(n)) {
 			*(int *)field = (int)v;
 		} else {
 			*(long *)field = v;
@@ -649,7 +658,7 @@ parse_args(struct options *o, int argc, char **argv)
 		}
 		arg += 2;
 		if (strcmp(arg, "help") == 0) {
-			usage(stdout);
+			usage(stdout, o);
 			exit(0);
 		} else if (strcmp(arg, "skip-bridge") == 0) {
 			o->skip_bridge = true;
@@ -684,7 +693,7 @@ parse_args(struct options *o, int argc, char **argv)
 		}
 	}
 	if (o->port == 0 || (!o->skip_bridge && o->bridge_addr == NULL)) {
-		usage(stderr);
+		usage(stderr, o);
 		return -1;
 	}
 	return 0;
