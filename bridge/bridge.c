@@ -210,15 +210,49 @@ gateway_for(struct bridge *b, const struct gwmp_packet *pkt, const struct sockad
 	return gw;
 }
 
+/* Queues a PUSH_ACK or PULL_ACK; flush_acks() sends the batch's acks in
+ * one sendmmsg, a syscall per batch instead of one per datagram. */
 static void
 reply_ack(struct bridge *b, const struct gwmp_packet *pkt, uint8_t type,
           const struct sockaddr_storage *from, socklen_t fromlen, struct lf_metric *counter)
 {
-	uint8_t ack[GWMP_ACK_LEN];
-	gwmp_build_ack(ack, pkt->version, pkt->token, type);
-	if (bridge_send(b, ack, sizeof(ack), (const struct sockaddr *)from, fromlen) == 0) {
-		lf_metric_inc(counter);
+	struct ack_batch *a = b->acks;
+	gwmp_build_ack(a->bytes[a->n], pkt->version, pkt->token, type);
+	memcpy(&a->to[a->n], from, fromlen);
+	a->tolen[a->n] = fromlen;
+	a->counter[a->n] = counter;
+	a->n++;
+}
+
+static void
+flush_acks(struct bridge *b)
+{
+	struct ack_batch *a = b->acks;
+	struct mmsghdr msgs[RX_BATCH];
+	struct iovec iov[RX_BATCH];
+	for (unsigned i = 0; i < a->n; i++) {
+		iov[i] = (struct iovec){a->bytes[i], GWMP_ACK_LEN};
+		msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &a->to[i],
+		                                       .msg_namelen = a->tolen[i],
+		                                       .msg_iov = &iov[i],
+		                                       .msg_iovlen = 1}};
 	}
+	unsigned sent = 0;
+	while (sent < a->n) {
+		int n = sendmmsg(b->udp_fd, msgs + sent, a->n - sent, 0);
+		if (n <= 0) {
+			/* Skip the one that failed (bridge_send logs and counts it). */
+			bridge_send(b, a->bytes[sent], GWMP_ACK_LEN,
+			            (const struct sockaddr *)&a->to[sent], a->tolen[sent]);
+			sent++;
+			continue;
+		}
+		for (int i = 0; i < n; i++) {
+			lf_metric_inc(a->counter[sent + (unsigned)i]);
+		}
+		sent += (unsigned)n;
+	}
+	a->n = 0;
 }
 
 static void
@@ -248,7 +282,8 @@ handle_datagram(struct bridge *b, const uint8_t *buf, size_t len,
 	switch (pkt.type) {
 	case GWMP_PUSH_DATA:
 		lf_metric_inc(b->m.rx_push);
-		/* Acknowledge first: the forwarder waits only ~100 ms. */
+		/* The ack goes out with the rest of the batch, well within the
+		 * ~100 ms the forwarder waits. */
 		reply_ack(b, &pkt, GWMP_PUSH_ACK, from, fromlen, b->m.tx_push_ack);
 		handle_push_data(b, gw, &pkt, &received);
 		break;
@@ -302,11 +337,10 @@ udp_ready(struct lf_loop *loop, int fd, unsigned events, void *arg)
 			return;
 		}
 		for (int i = 0; i < n; i++) {
-			/* A datagram larger than the buffer cannot exist (65507 is
-			 * the UDP maximum), but MSG_TRUNC would say so. */
 			handle_datagram(b, iov[i].iov_base, msgs[i].msg_len, &from[i],
 			                msgs[i].msg_hdr.msg_namelen);
 		}
+		flush_acks(b);
 		handled += n;
 	}
 }
@@ -507,7 +541,8 @@ bridge_new(const struct bridge_settings *settings)
 	b->loop = lf_loop_new();
 	b->metrics = lf_metrics_new();
 	b->rx_bufs = malloc((size_t)RX_BATCH * GWMP_MAX_DATAGRAM);
-	if (b->loop == NULL || b->metrics == NULL || b->rx_bufs == NULL) {
+	b->acks = calloc(1, sizeof(*b->acks));
+	if (b->loop == NULL || b->metrics == NULL || b->rx_bufs == NULL || b->acks == NULL) {
 		bridge_free(b);
 		return NULL;
 	}
@@ -575,5 +610,6 @@ bridge_free(struct bridge *b)
 	lf_metrics_free(b->metrics);
 	lf_loop_free(b->loop);
 	free(b->rx_bufs);
+	free(b->acks);
 	free(b);
 }

@@ -32,6 +32,16 @@ struct peer_bridge {
 
 #define MAX_PEER_BRIDGES 1024
 
+#define RX_BATCH 16
+
+struct ack_batch {
+	unsigned n;
+	uint8_t bytes[RX_BATCH][4];
+	struct sockaddr_storage to[RX_BATCH];
+	socklen_t tolen[RX_BATCH];
+	struct lf_metric *counter[RX_BATCH];
+};
+
 struct bridge_metrics {
 	struct lf_metric *rx_push, *rx_pull, *rx_tx_ack, *rx_pull_ack;
 	struct lf_metric *tx_push_ack, *tx_pull_ack, *tx_pull_resp;
@@ -74,8 +84,9 @@ struct bridge {
 	size_t online_count;
 	struct pending_downlink *pending_head, *pending_tail;
 
-	/* recvmmsg batch */
+	/* recvmmsg batch, and the acks it causes, sent with one sendmmsg */
 	uint8_t *rx_bufs;
+	struct ack_batch *acks;
 	int64_t last_gateway_sweep_ms;
 };
 
