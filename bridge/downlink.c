@@ -24,18 +24,6 @@
 /* Gateway error codes we pass on: short, upper-case, safe as a label. */
 #define TXACK_ERROR_MAX 32
 
-__attribute__((format(printf, 3, 4))) static int
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err != NULL && errlen > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 /* Strictly validates, then parses with cJSON; the root must be an object. */
 static int
 parse_object(const char *text, size_t len, cJSON **root, char *err, size_t errlen)
@@ -43,15 +31,17 @@ parse_object(const char *text, size_t len, cJSON **root, char *err, size_t errle
 	struct js_scanner s;
 	enum js_type type = js_validate(&s, text, len);
 	if (type == JS_NONE) {
-		return set_err(err, errlen, "invalid JSON at offset %zu: %s", s.error_pos, s.error);
+		return lf_set_err(err, errlen, "invalid JSON at offset %zu: %s", s.error_pos,
+		                  s.error);
 	}
 	if (type != JS_OBJECT) {
-		return set_err(err, errlen, "expected a JSON object, got %s", js_type_name(type));
+		return lf_set_err(err, errlen, "expected a JSON object, got %s",
+		                  js_type_name(type));
 	}
 	*root = cJSON_ParseWithLength(text, len);
 	if (*root == NULL) {
 		/* Valid JSON cJSON cannot represent (a lone \u surrogate), or no memory. */
-		return set_err(err, errlen, "invalid JSON: not readable");
+		return lf_set_err(err, errlen, "invalid JSON: not readable");
 	}
 	return 0;
 }
@@ -65,7 +55,7 @@ get_number(const cJSON *obj, const char *key, double *out, char *err, size_t err
 		return 0;
 	}
 	if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble)) {
-		return set_err(err, errlen, "txpk.%s: expected a number", key);
+		return lf_set_err(err, errlen, "txpk.%s: expected a number", key);
 	}
 	*out = item->valuedouble;
 	return 1;
@@ -80,10 +70,10 @@ get_int(const cJSON *obj, const char *key, double min, double max, double *out, 
 		return r;
 	}
 	if (*out != floor(*out)) {
-		return set_err(err, errlen, "txpk.%s: expected an integer", key);
+		return lf_set_err(err, errlen, "txpk.%s: expected an integer", key);
 	}
 	if (*out < min || *out > max) {
-		return set_err(err, errlen, "txpk.%s: out of range (%.0f..%.0f)", key, min, max);
+		return lf_set_err(err, errlen, "txpk.%s: out of range (%.0f..%.0f)", key, min, max);
 	}
 	return 1;
 }
@@ -96,7 +86,7 @@ get_bool(const cJSON *obj, const char *key, bool *out, char *err, size_t errlen)
 		return 0;
 	}
 	if (!cJSON_IsBool(item)) {
-		return set_err(err, errlen, "txpk.%s: expected a boolean", key);
+		return lf_set_err(err, errlen, "txpk.%s: expected a boolean", key);
 	}
 	*out = cJSON_IsTrue(item);
 	return 1;
@@ -110,7 +100,7 @@ get_string(const cJSON *obj, const char *key, const char **out, char *err, size_
 		return 0;
 	}
 	if (!cJSON_IsString(item) || item->valuestring == NULL) {
-		return set_err(err, errlen, "txpk.%s: expected a string", key);
+		return lf_set_err(err, errlen, "txpk.%s: expected a string", key);
 	}
 	*out = item->valuestring;
 	return 1;
@@ -158,7 +148,7 @@ check_timing(const cJSON *txpk, char *err, size_t errlen)
 		return -1;
 	}
 	if (!imme && has_tmst == 0 && has_tmms == 0) {
-		return set_err(err, errlen, "txpk: needs imme true, tmst or tmms");
+		return lf_set_err(err, errlen, "txpk: needs imme true, tmst or tmms");
 	}
 	return 0;
 }
@@ -188,34 +178,37 @@ check_modulation(const cJSON *txpk, char *err, size_t errlen)
 	double v;
 	int r = get_string(txpk, "modu", &modu, err, errlen);
 	if (r <= 0) {
-		return r < 0 ? -1 : set_err(err, errlen, "txpk.modu: missing");
+		return r < 0 ? -1 : lf_set_err(err, errlen, "txpk.modu: missing");
 	}
 	if (strcmp(modu, "LORA") == 0) {
 		r = get_string(txpk, "datr", &text, err, errlen);
 		if (r <= 0) {
-			return r < 0 ? set_err(err, errlen,
+			return r < 0 ? lf_set_err(
+			                       err, errlen,
 			                       "txpk.datr: expected a string (\"SF<n>BW<n>\") for "
 			                       "LoRa")
-			             : set_err(err, errlen, "txpk.datr: missing");
+			             : lf_set_err(err, errlen, "txpk.datr: missing");
 		}
 		if (!lora_datr_ok(text)) {
-			return set_err(err, errlen, "txpk.datr: expected \"SF<n>BW<n>\" for LoRa");
+			return lf_set_err(err, errlen,
+			                  "txpk.datr: expected \"SF<n>BW<n>\" for LoRa");
 		}
 		r = get_string(txpk, "codr", &text, err, errlen);
-		return r < 0 ? -1 : r == 0 ? set_err(err, errlen, "txpk.codr: missing") : 0;
+		return r < 0 ? -1 : r == 0 ? lf_set_err(err, errlen, "txpk.codr: missing") : 0;
 	}
 	if (strcmp(modu, "FSK") == 0) {
 		r = get_number(txpk, "datr", &v, err, errlen);
 		if (r <= 0 || v <= 0) {
-			return r == 0 ? set_err(err, errlen, "txpk.datr: missing")
-			              : set_err(err, errlen,
+			return r == 0 ? lf_set_err(err, errlen, "txpk.datr: missing")
+			              : lf_set_err(
+			                        err, errlen,
 			                        "txpk.datr: expected a positive number (bit/s) for "
 			                        "FSK");
 		}
 		r = get_number(txpk, "fdev", &v, err, errlen);
-		return r < 0 ? -1 : r == 0 ? set_err(err, errlen, "txpk.fdev: missing") : 0;
+		return r < 0 ? -1 : r == 0 ? lf_set_err(err, errlen, "txpk.fdev: missing") : 0;
 	}
-	return set_err(err, errlen, "txpk.modu: expected \"LORA\" or \"FSK\"");
+	return lf_set_err(err, errlen, "txpk.modu: expected \"LORA\" or \"FSK\"");
 }
 
 /* Frequency, RF chain, power and the optional flags the forwarder reads. */
@@ -226,10 +219,10 @@ check_radio(const cJSON *txpk, char *err, size_t errlen)
 	bool b;
 	int r = get_number(txpk, "freq", &v, err, errlen);
 	if (r <= 0) {
-		return r < 0 ? -1 : set_err(err, errlen, "txpk.freq: missing");
+		return r < 0 ? -1 : lf_set_err(err, errlen, "txpk.freq: missing");
 	}
 	if (v <= 0 || v >= 10000) {
-		return set_err(err, errlen, "txpk.freq: out of range (MHz)");
+		return lf_set_err(err, errlen, "txpk.freq: out of range (MHz)");
 	}
 	if (get_int(txpk, "rfch", 0, 255, &v, err, errlen) < 0 ||
 	    get_number(txpk, "powe", &v, err, errlen) < 0 ||
@@ -249,7 +242,7 @@ check_data(const cJSON *txpk, long *data_len, char *err, size_t errlen)
 	const char *data = NULL;
 	int r = get_string(txpk, "data", &data, err, errlen);
 	if (r <= 0) {
-		return r < 0 ? -1 : set_err(err, errlen, "txpk.data: missing");
+		return r < 0 ? -1 : lf_set_err(err, errlen, "txpk.data: missing");
 	}
 	size_t textlen = strlen(data);
 	size_t unpadded = textlen;
@@ -257,15 +250,15 @@ check_data(const cJSON *txpk, long *data_len, char *err, size_t errlen)
 		unpadded--;
 	}
 	if (unpadded > TXPK_MAX_DATA_B64) {
-		return set_err(err, errlen, "txpk.data: more than %d bytes", TXPK_MAX_DATA);
+		return lf_set_err(err, errlen, "txpk.data: more than %d bytes", TXPK_MAX_DATA);
 	}
 	uint8_t bin[TXPK_MAX_DATA + 3];
 	long n = lf_base64_decode(data, textlen, bin, sizeof(bin));
 	if (n < 0) {
-		return set_err(err, errlen, "txpk.data: not valid base64");
+		return lf_set_err(err, errlen, "txpk.data: not valid base64");
 	}
 	if (n > TXPK_MAX_DATA) {
-		return set_err(err, errlen, "txpk.data: more than %d bytes", TXPK_MAX_DATA);
+		return lf_set_err(err, errlen, "txpk.data: more than %d bytes", TXPK_MAX_DATA);
 	}
 	double size;
 	r = get_int(txpk, "size", 0, 65535, &size, err, errlen);
@@ -273,8 +266,8 @@ check_data(const cJSON *txpk, long *data_len, char *err, size_t errlen)
 		return -1;
 	}
 	if (r > 0 && (long)size != n) {
-		return set_err(err, errlen, "txpk.size %ld does not match data length %ld",
-		               (long)size, n);
+		return lf_set_err(err, errlen, "txpk.size %ld does not match data length %ld",
+		                  (long)size, n);
 	}
 	*data_len = n;
 	return 0;
@@ -288,21 +281,21 @@ build_pull_resp(cJSON *txpk, long data_len, struct downlink_request *out, char *
 	     cJSON_AddNumberToObject(txpk, "rfch", 0) == NULL) ||
 	    (cJSON_GetObjectItemCaseSensitive(txpk, "size") == NULL &&
 	     cJSON_AddNumberToObject(txpk, "size", (double)data_len) == NULL)) {
-		return set_err(err, errlen, "out of memory");
+		return lf_set_err(err, errlen, "out of memory");
 	}
 	cJSON *wrap = cJSON_CreateObject();
 	if (wrap == NULL) {
-		return set_err(err, errlen, "out of memory");
+		return lf_set_err(err, errlen, "out of memory");
 	}
 	/* A reference: root keeps ownership of txpk. */
 	if (!cJSON_AddItemReferenceToObject(wrap, "txpk", txpk)) {
 		cJSON_Delete(wrap);
-		return set_err(err, errlen, "out of memory");
+		return lf_set_err(err, errlen, "out of memory");
 	}
 	out->pull_resp_json = cJSON_PrintUnformatted(wrap);
 	cJSON_Delete(wrap);
 	if (out->pull_resp_json == NULL) {
-		return set_err(err, errlen, "out of memory");
+		return lf_set_err(err, errlen, "out of memory");
 	}
 	out->pull_resp_len = strlen(out->pull_resp_json);
 	return 0;
@@ -316,16 +309,16 @@ read_id(const cJSON *root, char id_json[DOWNLINK_ID_MAX], char *err, size_t errl
 		return 0;
 	}
 	if (!cJSON_IsString(id) && !(cJSON_IsNumber(id) && isfinite(id->valuedouble))) {
-		return set_err(err, errlen, "id: expected a string or a number");
+		return lf_set_err(err, errlen, "id: expected a string or a number");
 	}
 	char *text = cJSON_PrintUnformatted(id);
 	if (text == NULL) {
-		return set_err(err, errlen, "out of memory");
+		return lf_set_err(err, errlen, "out of memory");
 	}
 	size_t n = strlen(text);
 	if (n >= DOWNLINK_ID_MAX) {
 		free(text);
-		return set_err(err, errlen, "id: longer than %d bytes", DOWNLINK_ID_MAX - 1);
+		return lf_set_err(err, errlen, "id: longer than %d bytes", DOWNLINK_ID_MAX - 1);
 	}
 	memcpy(id_json, text, n + 1);
 	free(text);
@@ -337,14 +330,14 @@ check_txpk(const cJSON *root, cJSON **txpk_out, long *data_len, char *err, size_
 {
 	cJSON *txpk = cJSON_GetObjectItemCaseSensitive(root, "txpk");
 	if (txpk == NULL) {
-		return set_err(err, errlen, "txpk: missing");
+		return lf_set_err(err, errlen, "txpk: missing");
 	}
 	if (!cJSON_IsObject(txpk)) {
-		return set_err(err, errlen, "txpk: expected an object");
+		return lf_set_err(err, errlen, "txpk: expected an object");
 	}
 	const char *dup = duplicate_key(txpk, 0);
 	if (dup != NULL) {
-		return set_err(err, errlen, "txpk: duplicate key \"%.32s\"", dup);
+		return lf_set_err(err, errlen, "txpk: duplicate key \"%.32s\"", dup);
 	}
 	if (check_timing(txpk, err, errlen) != 0 || check_radio(txpk, err, errlen) != 0 ||
 	    check_modulation(txpk, err, errlen) != 0 ||
@@ -365,7 +358,8 @@ downlink_parse(const char *payload, size_t len, struct downlink_request *out, ch
 		err[0] = '\0';
 	}
 	if (len > DOWNLINK_MAX_PAYLOAD) {
-		return set_err(err, errlen, "payload larger than %d bytes", DOWNLINK_MAX_PAYLOAD);
+		return lf_set_err(err, errlen, "payload larger than %d bytes",
+		                  DOWNLINK_MAX_PAYLOAD);
 	}
 	cJSON *root = NULL;
 	if (parse_object(payload ? payload : "", payload ? len : 0, &root, err, errlen) != 0) {
@@ -417,28 +411,29 @@ read_txpk_ack(const cJSON *root, char *error_out, size_t error_len, char **txpk_
 {
 	const cJSON *ack = cJSON_GetObjectItemCaseSensitive(root, "txpk_ack");
 	if (ack == NULL) {
-		return set_err(err, errlen, "txpk_ack: missing");
+		return lf_set_err(err, errlen, "txpk_ack: missing");
 	}
 	if (!cJSON_IsObject(ack)) {
-		return set_err(err, errlen, "txpk_ack: expected an object");
+		return lf_set_err(err, errlen, "txpk_ack: expected an object");
 	}
 	/* sx1302's {"warn":"TX_POWER","value":..} has no "error": it was sent. */
 	const char *code = ACK_NONE;
 	const cJSON *error = cJSON_GetObjectItemCaseSensitive(ack, "error");
 	if (error != NULL) {
 		if (!cJSON_IsString(error) || error->valuestring == NULL) {
-			return set_err(err, errlen, "txpk_ack.error: expected a string");
+			return lf_set_err(err, errlen, "txpk_ack.error: expected a string");
 		}
 		if (!error_code_ok(error->valuestring)) {
-			return set_err(err, errlen,
-			               "txpk_ack.error: expected up to %d characters A-Z, 0-9, _",
-			               TXACK_ERROR_MAX);
+			return lf_set_err(
+			        err, errlen,
+			        "txpk_ack.error: expected up to %d characters A-Z, 0-9, _",
+			        TXACK_ERROR_MAX);
 		}
 		code = error->valuestring;
 	}
 	*txpk_ack_json = cJSON_PrintUnformatted(ack);
 	if (*txpk_ack_json == NULL) {
-		return set_err(err, errlen, "out of memory");
+		return lf_set_err(err, errlen, "out of memory");
 	}
 	lf_strlcpy(error_out, code, error_len);
 	return 0;
@@ -449,7 +444,7 @@ txack_parse(const char *body, size_t len, char *error_out, size_t error_len, cha
             char *err, size_t errlen)
 {
 	if (txpk_ack_json == NULL) {
-		return set_err(err, errlen, "no place for the txpk_ack text");
+		return lf_set_err(err, errlen, "no place for the txpk_ack text");
 	}
 	*txpk_ack_json = NULL;
 	if (error_out != NULL && error_len > 0) {
@@ -459,7 +454,7 @@ txack_parse(const char *body, size_t len, char *error_out, size_t error_len, cha
 		err[0] = '\0';
 	}
 	if (error_out == NULL || error_len == 0) {
-		return set_err(err, errlen, "no room for the error code");
+		return lf_set_err(err, errlen, "no room for the error code");
 	}
 	/* The reference sends no body; some send one NUL, or NULs after JSON. */
 	while (body != NULL && len > 0 &&

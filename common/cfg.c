@@ -36,18 +36,6 @@ union cfg_value {
 	int e;
 };
 
-static void __attribute__((format(printf, 3, 4)))
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err == NULL || errlen == 0) {
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Outside text inside an error message: shortened, and with anything
  * unprintable shown as '?' so that it cannot garble a terminal. */
 static void
@@ -399,7 +387,8 @@ set_option(const struct lf_cfg_section *section, const struct lf_cfg_option *opt
 
 	for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
 		if (*p < 0x20 || *p == 0x7f) {
-			set_err(err, errlen, "%s: must not contain control characters", opt->name);
+			lf_set_err(err, errlen, "%s: must not contain control characters",
+			           opt->name);
 			return -1;
 		}
 	}
@@ -415,7 +404,7 @@ set_option(const struct lf_cfg_section *section, const struct lf_cfg_option *opt
 	if (rc == 0 && is_string_type(opt->type)) {
 		v.s = strdup(value);
 		if (v.s == NULL) {
-			set_err(err, errlen, "%s: out of memory", opt->name);
+			lf_set_err(err, errlen, "%s: out of memory", opt->name);
 			return -1;
 		}
 	}
@@ -428,7 +417,7 @@ set_option(const struct lf_cfg_section *section, const struct lf_cfg_option *opt
 		if (is_string_type(opt->type)) {
 			free(v.s); /* v.s aliases the other members */
 		}
-		set_err(err, errlen, "%s: %s", opt->name, reason[0] ? reason : "invalid value");
+		lf_set_err(err, errlen, "%s: %s", opt->name, reason[0] ? reason : "invalid value");
 		return -1;
 	}
 	void *field = field_of(section, opt);
@@ -447,7 +436,7 @@ lf_cfg_set(const struct lf_cfg_section *section, const char *key, const char *va
 	if (opt == NULL) {
 		char name[QUOTED_MAX + 8];
 		sanitize(key, name, sizeof(name));
-		set_err(err, errlen, "%s: unknown key", name);
+		lf_set_err(err, errlen, "%s: unknown key", name);
 		return -1;
 	}
 	return set_option(section, opt, value != NULL ? value : "", err, errlen);
@@ -506,7 +495,7 @@ parse_fail(struct file_parse *fp, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	set_err(fp->err, fp->errlen, "%s:%d: %s", fp->path, fp->lineno, msg);
+	lf_set_err(fp->err, fp->errlen, "%s:%d: %s", fp->path, fp->lineno, msg);
 }
 
 /* A [section] line: sections nobody owns are refused here, so that even
@@ -554,8 +543,8 @@ read_line(char *str, int num, void *stream)
 	ssize_t n = getline(&fp->line, &fp->linecap, fp->fp);
 	if (n < 0) {
 		if (ferror(fp->fp)) {
-			set_err(fp->err, fp->errlen, "%s: cannot read: %s", fp->path,
-			        strerror(errno));
+			lf_set_err(fp->err, fp->errlen, "%s: cannot read: %s", fp->path,
+			           strerror(errno));
 			fp->failed = true;
 		}
 		return NULL;
@@ -660,12 +649,12 @@ load_file(const struct lf_cfg_section *sections, size_t n_sections, const char *
 	}
 	fp.set_on = calloc(total + 1, sizeof(*fp.set_on));
 	if (fp.set_on == NULL) {
-		set_err(err, errlen, "%s: out of memory", path);
+		lf_set_err(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	fp.fp = fopen(path, "r");
 	if (fp.fp == NULL) {
-		set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		lf_set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		goto out;
 	}
 	/* libinih goes on after a syntax error, so the error we recorded may
@@ -676,7 +665,7 @@ load_file(const struct lf_cfg_section *sections, size_t n_sections, const char *
 		fp.lineno = line;
 		parse_fail(&fp, "syntax error: expected [section], key = value or a comment");
 	} else if (!fp.failed && line < 0) {
-		set_err(err, errlen, "%s: out of memory", path);
+		lf_set_err(err, errlen, "%s: out of memory", path);
 		fp.failed = true;
 	}
 	rc = fp.failed ? -1 : 0;
@@ -735,11 +724,11 @@ load_env_section(const struct lf_cfg_section *section, char *err, size_t errlen)
 			for (char *p = key; *p != '\0'; p++) {
 				*p = (char)tolower((unsigned char)*p);
 			}
-			set_err(err, errlen, "%s: %s: unknown key", var, key);
+			lf_set_err(err, errlen, "%s: %s: unknown key", var, key);
 			return -1;
 		}
 		if (set_option(section, opt, eq + 1, reason, sizeof(reason)) != 0) {
-			set_err(err, errlen, "%s: %s", var, reason);
+			lf_set_err(err, errlen, "%s: %s", var, reason);
 			return -1;
 		}
 	}
@@ -755,7 +744,7 @@ load_defaults(const struct lf_cfg_section *section, char *err, size_t errlen)
 	for (const struct lf_cfg_option *opt = section->options; opt->name != NULL; opt++) {
 		const char *value = opt->default_value != NULL ? opt->default_value : "";
 		if (set_option(section, opt, value, reason, sizeof(reason)) != 0) {
-			set_err(err, errlen, "default of [%s] %s", section->name, reason);
+			lf_set_err(err, errlen, "default of [%s] %s", section->name, reason);
 			return -1;
 		}
 	}

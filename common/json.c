@@ -5,20 +5,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "lf/util.h"
+
 /* Doubles at or past 2^63 do not convert to int64_t. */
 #define TWO_POW_63 9223372036854775808.0
-
-static void __attribute__((format(printf, 3, 4)))
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err == NULL || errlen == 0) {
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 const char *
 lf_json_type_name(const cJSON *item)
@@ -64,8 +54,8 @@ lookup(const cJSON *obj, const char *key, cJSON_bool (*is_type)(const cJSON *),
 		return 0;
 	}
 	if (!is_type(it)) {
-		set_err(err, errlen, "%s: expected %s, got %s", key, expected,
-		        lf_json_type_name(it));
+		lf_set_err(err, errlen, "%s: expected %s, got %s", key, expected,
+		           lf_json_type_name(it));
 		return -1;
 	}
 	*item = it;
@@ -93,7 +83,7 @@ get_finite(const cJSON *obj, const char *key, double *out, char *err, size_t err
 	}
 	/* cJSON turns 1e999 into infinity; no field means that. */
 	if (!isfinite(it->valuedouble)) {
-		set_err(err, errlen, "%s: expected a finite number", key);
+		lf_set_err(err, errlen, "%s: expected a finite number", key);
 		return -1;
 	}
 	*out = it->valuedouble;
@@ -120,12 +110,13 @@ lf_json_get_int(const cJSON *obj, const char *key, int64_t min, int64_t max, int
 	bool fits = d < TWO_POW_63 && d >= -TWO_POW_63;
 	int64_t i = fits ? (int64_t)d : 0;
 	if (fits && (double)i != d) {
-		set_err(err, errlen, "%s: expected an integer, got %g", key, d);
+		lf_set_err(err, errlen, "%s: expected an integer, got %g", key, d);
 		return -1;
 	}
 	if (!fits || i < min || i > max) {
-		set_err(err, errlen, "%s: must be between %" PRId64 " and %" PRId64 ", got %.15g",
-		        key, min, max, d);
+		lf_set_err(err, errlen,
+		           "%s: must be between %" PRId64 " and %" PRId64 ", got %.15g", key, min,
+		           max, d);
 		return -1;
 	}
 	*out = i;

@@ -1,5 +1,6 @@
 #include "lf/util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,4 +97,16 @@ lf_hostname(char *out, size_t outlen)
 		lf_strlcpy(out, "localhost", outlen);
 	}
 	out[outlen - 1] = '\0';
+}
+
+int
+lf_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err != NULL && errlen > 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
 }

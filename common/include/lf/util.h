@@ -30,6 +30,11 @@ long lf_base64_decode(const char *text, size_t textlen, uint8_t *out, size_t out
 /* Copies with truncation and always NUL-terminates; returns strlen(src). */
 size_t lf_strlcpy(char *dst, const char *src, size_t size);
 
+/* Formats a reason into err (when err is not NULL) and returns -1, so that
+ * a failing check reads `return lf_set_err(err, errlen, "...", ...);`. */
+int lf_set_err(char *err, size_t errlen, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
 /* This host's name, for default instance ids. */
 void lf_hostname(char *out, size_t outlen);
 
