@@ -16,6 +16,8 @@
 #ifndef TH_HARNESS_H
 #define TH_HARNESS_H
 
+#include "lf/util.h" /* lf_now_ms() */
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -30,7 +32,6 @@
 #define TH_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Monotonic milliseconds, for deadlines. */
-int64_t th_now_ms(void);
 /* Wall clock in microseconds since the epoch, to check timestamps. */
 int64_t th_wall_us(void);
 

@@ -15,10 +15,10 @@ th_gw_push_sync(struct th_gateway *gw, const char *json, int *other)
 	if (th_gw_send_push(gw, gw->version, token, json) != 0) {
 		return -1;
 	}
-	int64_t deadline = th_now_ms() + 5000;
+	int64_t deadline = lf_now_ms() + 5000;
 	uint8_t buf[TH_UDP_MAX];
 	for (;;) {
-		int64_t left = deadline - th_now_ms();
+		int64_t left = deadline - lf_now_ms();
 		ssize_t n = left > 0 ? th_gw_recv(gw, TH_UP, buf, sizeof(buf), (int)left) : -1;
 		if (n < 0) {
 			fprintf(stderr, "harness: %s: no PUSH_ACK for token %04x\n", gw->mac,
@@ -105,9 +105,9 @@ th_wait_bridge_online(struct th_mqtt *m, const char *instance, int timeout_ms)
 {
 	char topic[128];
 	snprintf(topic, sizeof(topic), "lorafleet/bridge/%s/state", instance);
-	int64_t deadline = th_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + timeout_ms;
 	for (;;) {
-		int64_t left = deadline - th_now_ms();
+		int64_t left = deadline - lf_now_ms();
 		struct th_msg *msg = left > 0 ? th_mqtt_wait(m, topic, (int)left) : NULL;
 		if (msg == NULL) {
 			fprintf(stderr, "harness: no {\"online\":true} on %s within %d ms\n", topic,

@@ -103,7 +103,7 @@ start_once(struct th_broker *b)
 	if (pid < 0) {
 		return -1;
 	}
-	int64_t deadline = th_now_ms() + BROKER_READY_MS;
+	int64_t deadline = lf_now_ms() + BROKER_READY_MS;
 	for (;;) {
 		int status;
 		if (th_wait_exit(pid, 0, &status)) {
@@ -119,7 +119,7 @@ start_once(struct th_broker *b)
 			b->pid = pid;
 			return 0;
 		}
-		if (th_now_ms() >= deadline) {
+		if (lf_now_ms() >= deadline) {
 			fprintf(stderr, "harness: mosquitto not ready on port %u after %d ms\n",
 			        (unsigned)b->port, BROKER_READY_MS);
 			th_terminate(pid, 2000);
@@ -143,10 +143,10 @@ th_broker_start(struct th_broker *b)
 		 * process has been reaped and mosquitto sets SO_REUSEADDR, so
 		 * only a stranger grabbing the port in between could fail this;
 		 * retry for a while in that case rather than move. */
-		int64_t deadline = th_now_ms() + BROKER_READY_MS;
+		int64_t deadline = lf_now_ms() + BROKER_READY_MS;
 		for (;;) {
 			int rc = start_once(b);
-			if (rc <= 0 || th_now_ms() >= deadline) {
+			if (rc <= 0 || lf_now_ms() >= deadline) {
 				return rc == 0 ? 0 : -1;
 			}
 			usleep(100000);
@@ -223,8 +223,8 @@ th_broker_save(struct th_broker *b)
 	 * that includes everything already acknowledged to us. The fine clock
 	 * errs on the safe side: file systems with coarse timestamps may date
 	 * a later save a few ms too early, which only costs one more signal. */
-	int64_t deadline = th_now_ms() + BROKER_READY_MS;
-	while (th_now_ms() < deadline) {
+	int64_t deadline = lf_now_ms() + BROKER_READY_MS;
+	while (lf_now_ms() < deadline) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		int64_t sent = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;

@@ -61,7 +61,7 @@ th_bridge_start(struct th_daemon *d, struct th_env *env, const struct th_broker 
 	if (regcomp(&re, "udp listening on 127\\.0\\.0\\.1:([0-9]+)", REG_EXTENDED) != 0) {
 		return -1;
 	}
-	int64_t deadline = th_now_ms() + DAEMON_READY_MS;
+	int64_t deadline = lf_now_ms() + DAEMON_READY_MS;
 	int rc = -1;
 	for (;;) {
 		size_t len = 0;
@@ -82,7 +82,7 @@ th_bridge_start(struct th_daemon *d, struct th_env *env, const struct th_broker 
 			        th_exit_code(d->status));
 			break;
 		}
-		if (th_now_ms() >= deadline) {
+		if (lf_now_ms() >= deadline) {
 			fprintf(stderr, "harness: %s did not log 'udp listening on' in %d ms\n",
 			        instance, DAEMON_READY_MS);
 			th_daemon_kill(d);
@@ -192,13 +192,13 @@ th_daemon_log_count(const struct th_daemon *d, size_t from, const char *regex)
 int
 th_daemon_wait_log(const struct th_daemon *d, size_t from, const char *regex, int timeout_ms)
 {
-	int64_t deadline = th_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + timeout_ms;
 	for (;;) {
 		int n = th_daemon_log_count(d, from, regex);
 		if (n > 0) {
 			return 0;
 		}
-		if (n < 0 || th_now_ms() >= deadline) {
+		if (n < 0 || lf_now_ms() >= deadline) {
 			fprintf(stderr, "harness: no line matching /%s/ in %s within %d ms\n",
 			        regex, d->log_path, timeout_ms);
 			return -1;

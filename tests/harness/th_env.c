@@ -23,14 +23,6 @@ extern char **environ;
 #define SETPRIV_BIN "/usr/bin/setpriv"
 
 int64_t
-th_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
 th_wall_us(void)
 {
 	struct timespec ts;
@@ -246,7 +238,7 @@ th_spawn(const char *const argv[], const char *out_path)
 int
 th_wait_exit(pid_t pid, int timeout_ms, int *status)
 {
-	int64_t deadline = th_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + timeout_ms;
 	for (;;) {
 		int st = 0;
 		pid_t r = waitpid(pid, &st, WNOHANG);
@@ -259,7 +251,7 @@ th_wait_exit(pid_t pid, int timeout_ms, int *status)
 			*status = -1;
 			return 1;
 		}
-		if (th_now_ms() >= deadline) {
+		if (lf_now_ms() >= deadline) {
 			return 0;
 		}
 		usleep(5000);

@@ -214,11 +214,11 @@ int
 th_wait_metrics(struct th_mqtt *m, const char *topic, const struct th_metric_expect *e, size_t n,
                 int timeout_ms)
 {
-	int64_t deadline = th_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + timeout_ms;
 	char *last = NULL;
 	int rc = -1;
 	for (;;) {
-		int64_t left = deadline - th_now_ms();
+		int64_t left = deadline - lf_now_ms();
 		struct th_msg *msg = left > 0 ? th_mqtt_wait(m, topic, (int)left) : NULL;
 		if (msg == NULL) {
 			break;

@@ -61,7 +61,7 @@ th_topic_matches(const char *pattern, const char *topic)
 static int
 do_connect(struct th_mqtt *m, int timeout_ms)
 {
-	int64_t deadline = th_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + timeout_ms;
 	for (;;) {
 		MQTTClient_connectOptions opts = MQTTClient_connectOptions_initializer;
 		opts.keepAliveInterval = 60;
@@ -72,7 +72,7 @@ do_connect(struct th_mqtt *m, int timeout_ms)
 		if (rc == MQTTCLIENT_SUCCESS) {
 			return opts.returned.sessionPresent ? 1 : 0;
 		}
-		if (th_now_ms() >= deadline) {
+		if (lf_now_ms() >= deadline) {
 			fprintf(stderr, "harness: MQTT connect %s failed: %d\n", m->client_id, rc);
 			return -1;
 		}
@@ -206,9 +206,9 @@ th_mqtt_publish(struct th_mqtt *m, const char *topic, const char *payload, size_
 	/* MQTTClient_waitForCompletion() sleeps in 100 ms steps; receiving
 	 * processes the PUBACK as soon as it arrives (and keeps any message
 	 * that comes with it for later waits). */
-	int64_t deadline = th_now_ms() + 5000;
+	int64_t deadline = lf_now_ms() + 5000;
 	while (qos > 0 && token_pending(m, token)) {
-		if (th_now_ms() >= deadline) {
+		if (lf_now_ms() >= deadline) {
 			fprintf(stderr, "harness: publish %s: no PUBACK within 5 s\n", topic);
 			return -1;
 		}
@@ -233,7 +233,7 @@ pump(struct th_mqtt *m, int timeout_ms)
 	if (timeout_ms < 1) {
 		timeout_ms = 1;
 	}
-	int64_t start = th_now_ms();
+	int64_t start = lf_now_ms();
 	int rc = MQTTClient_receive(m->client, &topic, &topic_len, &pm, (unsigned long)timeout_ms);
 	if ((rc != MQTTCLIENT_SUCCESS && rc != MQTTCLIENT_TOPICNAME_TRUNCATED) || pm == NULL) {
 		if (topic != NULL) {
@@ -242,7 +242,7 @@ pump(struct th_mqtt *m, int timeout_ms)
 		if (rc != MQTTCLIENT_SUCCESS) {
 			/* Disconnected (the broker is down): receive returns at
 			 * once, so pace the caller's polling loop. */
-			int64_t left = timeout_ms - (th_now_ms() - start);
+			int64_t left = timeout_ms - (lf_now_ms() - start);
 			if (left > 0) {
 				usleep((useconds_t)(left < 20 ? left : 20) * 1000);
 			}
@@ -265,7 +265,7 @@ pump(struct th_mqtt *m, int timeout_ms)
 		msg->len = (size_t)pm->payloadlen;
 		msg->qos = pm->qos;
 		msg->retained = pm->retained != 0;
-		msg->at_ms = th_now_ms();
+		msg->at_ms = lf_now_ms();
 		msg->seq = ++m->received;
 		if (m->tail != NULL) {
 			m->tail->next = msg;
@@ -304,13 +304,13 @@ take(struct th_mqtt *m, const char *pattern)
 struct th_msg *
 th_mqtt_wait(struct th_mqtt *m, const char *pattern, int timeout_ms)
 {
-	int64_t deadline = th_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + timeout_ms;
 	for (;;) {
 		struct th_msg *msg = take(m, pattern);
 		if (msg != NULL) {
 			return msg;
 		}
-		int64_t left = deadline - th_now_ms();
+		int64_t left = deadline - lf_now_ms();
 		if (left <= 0) {
 			return NULL;
 		}
@@ -321,7 +321,7 @@ th_mqtt_wait(struct th_mqtt *m, const char *pattern, int timeout_ms)
 int
 th_mqtt_count_for(struct th_mqtt *m, const char *pattern, int window_ms)
 {
-	int64_t deadline = th_now_ms() + window_ms;
+	int64_t deadline = lf_now_ms() + window_ms;
 	int count = 0;
 	for (;;) {
 		struct th_msg *msg;
@@ -331,7 +331,7 @@ th_mqtt_count_for(struct th_mqtt *m, const char *pattern, int window_ms)
 			th_msg_free(msg);
 			count++;
 		}
-		int64_t left = deadline - th_now_ms();
+		int64_t left = deadline - lf_now_ms();
 		if (left <= 0) {
 			return count;
 		}
@@ -357,9 +357,9 @@ th_mqtt_read_retained(const struct th_broker *b, const char *topic, int timeout_
 	}
 	struct th_msg *found = NULL;
 	if (th_mqtt_subscribe(m, topic, 1) == 0) {
-		int64_t deadline = th_now_ms() + timeout_ms;
-		while (found == NULL && th_now_ms() < deadline) {
-			struct th_msg *msg = th_mqtt_wait(m, topic, (int)(deadline - th_now_ms()));
+		int64_t deadline = lf_now_ms() + timeout_ms;
+		while (found == NULL && lf_now_ms() < deadline) {
+			struct th_msg *msg = th_mqtt_wait(m, topic, (int)(deadline - lf_now_ms()));
 			if (msg != NULL && msg->retained) {
 				found = msg;
 			} else {

@@ -312,17 +312,17 @@ test_flood_log_says_suppressed(void **state)
 	assert_true(c->flood_mark > 0);
 	/* The count comes when the next window opens (10 s), with the next
 	 * line of that kind: keep a trickle of junk until it shows. */
-	int64_t deadline = th_now_ms() + 15000;
+	int64_t deadline = lf_now_ms() + 15000;
 	uint8_t junk[8] = {0};
 	while (th_daemon_log_count(&s->bridge, c->flood_mark, "[Ss]uppress") == 0) {
-		if (th_now_ms() >= deadline) {
+		if (lf_now_ms() >= deadline) {
 			fail_msg("no 'suppressed' line within 15 s after the flood");
 		}
 		send_raw(c, TH_DOWN, junk, sizeof(junk));
 		c->expect[BAD_VERSION] += 1;
 		/* One datagram per 500 ms, watching the log meanwhile. */
-		int64_t next = th_now_ms() + 500;
-		while (th_now_ms() < next &&
+		int64_t next = lf_now_ms() + 500;
+		while (lf_now_ms() < next &&
 		       th_daemon_log_count(&s->bridge, c->flood_mark, "[Ss]uppress") == 0) {
 			usleep(20000);
 		}

@@ -100,10 +100,10 @@ receive_in_order(struct th_suite *s, const char *mac, int first, int last, int t
 {
 	char topic[64];
 	th_topic(topic, sizeof(topic), mac, "up");
-	int64_t deadline = th_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + timeout_ms;
 	int next = first, dups = 0;
 	while (next <= last) {
-		int64_t left = deadline - th_now_ms();
+		int64_t left = deadline - lf_now_ms();
 		struct th_msg *msg = left > 0 ? th_mqtt_wait(s->obs, topic, (int)left) : NULL;
 		if (msg == NULL) {
 			fail_msg("uplinks %d..%d of %s: stopped at %d (%d duplicates) after %d ms",
@@ -209,9 +209,9 @@ static void
 wait_outbox_empty(struct th_suite *s, const char *topic)
 {
 	th_mqtt_discard(s->obs, topic);
-	int64_t deadline = th_now_ms() + WAIT_MS;
+	int64_t deadline = lf_now_ms() + WAIT_MS;
 	for (;;) {
-		int64_t left = deadline - th_now_ms();
+		int64_t left = deadline - lf_now_ms();
 		struct th_msg *msg = left > 0 ? th_mqtt_wait(s->obs, topic, (int)left) : NULL;
 		if (msg == NULL) {
 			fail_msg("no snapshot on %s with mqtt_outbox_depth 0", topic);

@@ -139,7 +139,7 @@ test_pull_data_acked_sets_addr_and_times_out(void **state)
 	addr_of(addr, sizeof(addr), &gw);
 
 	/* PULL_ACK echoes version and token, on the socket PULL_DATA came from. */
-	int64_t sent = th_now_ms();
+	int64_t sent = lf_now_ms();
 	assert_int_equal(th_gw_send_pull(&gw, 2, 0x3c5a), 0);
 	assert_int_equal(th_gw_expect_ack(&gw, TH_DOWN, 2, 0x3c5a, TH_PULL_ACK, WAIT_MS), 0);
 	assert_int_equal(th_gw_drain(&gw, TH_UP), 0);
@@ -152,7 +152,7 @@ test_pull_data_acked_sets_addr_and_times_out(void **state)
 	 * address kept. */
 	struct state_msg off;
 	EXPECT_STATE(s, MAC_PULL, false, addr, 2, &off);
-	int64_t elapsed = th_now_ms() - sent;
+	int64_t elapsed = lf_now_ms() - sent;
 	if (elapsed < TIMEOUT_MS - 10 || elapsed > 3 * TIMEOUT_MS) {
 		fail_msg("offline after %lld ms, gateway_timeout is %d ms", (long long)elapsed,
 		         TIMEOUT_MS);

@@ -10,25 +10,12 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "downlink.h"
 #include "gwmp.h"
 
 #define MAC "b827ebfffe6a3c10"
-
-static char *
-load_fixture(const char *name, size_t *len)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/gwmp/%s", LF_FIXTURES_DIR, name);
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	char *buf = malloc(8192);
-	assert_non_null(buf);
-	*len = fread(buf, 1, 8191, f);
-	fclose(f);
-	buf[*len] = '\0';
-	return buf;
-}
 
 /* Parses an exactly sized heap copy, so that ASan catches reads past len. */
 static int
@@ -77,7 +64,7 @@ static void
 expect_fixture(const char *name, const char *id_json, const char *pull_resp)
 {
 	size_t len;
-	char *payload = load_fixture(name, &len);
+	char *payload = load_fixture("gwmp", name, &len);
 	expect_ok(payload, len, id_json, pull_resp);
 	free(payload);
 }
@@ -129,82 +116,82 @@ static const struct {
 	const char *txpk;
 	const char *err;
 } txpk_error_cases[] = {
-	{LORA_OK, "txpk: needs imme true, tmst or tmms"},
-	{"\"imme\":false," LORA_OK, "txpk: needs imme true, tmst or tmms"},
-	{"\"imme\":\"yes\"," LORA_OK, "txpk.imme: expected a boolean"},
-	{"\"tmst\":-1," LORA_OK, "txpk.tmst: out of range (0..4294967295)"},
-	{"\"tmst\":4294967296," LORA_OK, "txpk.tmst: out of range (0..4294967295)"},
-	{"\"tmst\":1.5," LORA_OK, "txpk.tmst: expected an integer"},
-	{"\"tmst\":\"1\"," LORA_OK, "txpk.tmst: expected a number"},
-	{"\"tmms\":-5," LORA_OK, "txpk.tmms: out of range (0..9007199254740992)"},
-	{"\"tmst\":1,\"modu\":\"LORA\",\"datr\":\"SF7BW125\",\"codr\":\"4/"
+        {LORA_OK, "txpk: needs imme true, tmst or tmms"},
+        {"\"imme\":false," LORA_OK, "txpk: needs imme true, tmst or tmms"},
+        {"\"imme\":\"yes\"," LORA_OK, "txpk.imme: expected a boolean"},
+        {"\"tmst\":-1," LORA_OK, "txpk.tmst: out of range (0..4294967295)"},
+        {"\"tmst\":4294967296," LORA_OK, "txpk.tmst: out of range (0..4294967295)"},
+        {"\"tmst\":1.5," LORA_OK, "txpk.tmst: expected an integer"},
+        {"\"tmst\":\"1\"," LORA_OK, "txpk.tmst: expected a number"},
+        {"\"tmms\":-5," LORA_OK, "txpk.tmms: out of range (0..9007199254740992)"},
+        {"\"tmst\":1,\"modu\":\"LORA\",\"datr\":\"SF7BW125\",\"codr\":\"4/"
          "5\",\"data\":\"AA\"",
          "txpk.freq: missing"},
-	{"\"tmst\":1,\"freq\":\"868.1\"", "txpk.freq: expected a number"},
-	{"\"tmst\":1,\"freq\":0", "txpk.freq: out of range (MHz)"},
-	{"\"tmst\":1,\"freq\":-868.1", "txpk.freq: out of range (MHz)"},
-	{"\"tmst\":1,\"rfch\":\"0\"," LORA_OK, "txpk.rfch: expected a number"},
-	{"\"tmst\":1,\"rfch\":256," LORA_OK, "txpk.rfch: out of range (0..255)"},
-	{"\"tmst\":1,\"powe\":\"14\"," LORA_OK, "txpk.powe: expected a number"},
-	{"\"tmst\":1,\"prea\":2.5," LORA_OK, "txpk.prea: expected an integer"},
-	{"\"tmst\":1,\"ipol\":1," LORA_OK, "txpk.ipol: expected a boolean"},
-	{"\"tmst\":1,\"ncrc\":\"no\"," LORA_OK, "txpk.ncrc: expected a boolean"},
-	{"\"tmst\":1,\"nhdr\":null," LORA_OK, "txpk.nhdr: expected a boolean"},
-	{"\"tmst\":1,\"freq\":868.1,\"datr\":\"SF7BW125\",\"codr\":\"4/5\",\"data\":\"AA\"",
+        {"\"tmst\":1,\"freq\":\"868.1\"", "txpk.freq: expected a number"},
+        {"\"tmst\":1,\"freq\":0", "txpk.freq: out of range (MHz)"},
+        {"\"tmst\":1,\"freq\":-868.1", "txpk.freq: out of range (MHz)"},
+        {"\"tmst\":1,\"rfch\":\"0\"," LORA_OK, "txpk.rfch: expected a number"},
+        {"\"tmst\":1,\"rfch\":256," LORA_OK, "txpk.rfch: out of range (0..255)"},
+        {"\"tmst\":1,\"powe\":\"14\"," LORA_OK, "txpk.powe: expected a number"},
+        {"\"tmst\":1,\"prea\":2.5," LORA_OK, "txpk.prea: expected an integer"},
+        {"\"tmst\":1,\"ipol\":1," LORA_OK, "txpk.ipol: expected a boolean"},
+        {"\"tmst\":1,\"ncrc\":\"no\"," LORA_OK, "txpk.ncrc: expected a boolean"},
+        {"\"tmst\":1,\"nhdr\":null," LORA_OK, "txpk.nhdr: expected a boolean"},
+        {"\"tmst\":1,\"freq\":868.1,\"datr\":\"SF7BW125\",\"codr\":\"4/5\",\"data\":\"AA\"",
          "txpk.modu: missing"},
-	{"\"tmst\":1,\"freq\":868.1,\"modu\":1", "txpk.modu: expected a string"},
-	{"\"tmst\":1,\"freq\":868.1,\"modu\":\"LoRa\"", "txpk.modu: expected \"LORA\" or \"FSK\""},
-	{"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"codr\":\"4/5\",\"data\":\"AA\"",
+        {"\"tmst\":1,\"freq\":868.1,\"modu\":1", "txpk.modu: expected a string"},
+        {"\"tmst\":1,\"freq\":868.1,\"modu\":\"LoRa\"", "txpk.modu: expected \"LORA\" or \"FSK\""},
+        {"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"codr\":\"4/5\",\"data\":\"AA\"",
          "txpk.datr: missing"},
-	{"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":7",
+        {"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":7",
          "txpk.datr: expected a string (\"SF<n>BW<n>\") for LoRa"},
-	{"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"SF7\"",
+        {"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"SF7\"",
          "txpk.datr: expected \"SF<n>BW<n>\" for LoRa"},
-	{"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"SF7BW125x\"",
+        {"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"SF7BW125x\"",
          "txpk.datr: expected \"SF<n>BW<n>\" for LoRa"},
-	{"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"sf7bw125\"",
+        {"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"sf7bw125\"",
          "txpk.datr: expected \"SF<n>BW<n>\" for LoRa"},
-	{"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"SFBW125\"",
+        {"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"SFBW125\"",
          "txpk.datr: expected \"SF<n>BW<n>\" for LoRa"},
-	{"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"SF123BW125\"",
+        {"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"SF123BW125\"",
          "txpk.datr: expected \"SF<n>BW<n>\" for LoRa"},
-	{"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"SF7BW\"",
+        {"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"SF7BW\"",
          "txpk.datr: expected \"SF<n>BW<n>\" for LoRa"},
-	{"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"SF7BW125\",\"data\":"
+        {"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"SF7BW125\",\"data\":"
          "\"AA\"",
          "txpk.codr: missing"},
-	{"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"SF7BW125\",\"codr\":45",
+        {"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"SF7BW125\",\"codr\":45",
          "txpk.codr: expected a string"},
-	{"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"fdev\":3000,\"data\":\"AA\"",
+        {"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"fdev\":3000,\"data\":\"AA\"",
          "txpk.datr: missing"},
-	{"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"datr\":\"50000\",\"fdev\":3000",
+        {"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"datr\":\"50000\",\"fdev\":3000",
          "txpk.datr: expected a positive number (bit/s) for FSK"},
-	{"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"datr\":0,\"fdev\":3000",
+        {"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"datr\":0,\"fdev\":3000",
          "txpk.datr: expected a positive number (bit/s) for FSK"},
-	{"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"datr\":50000,\"data\":\"AA\"",
+        {"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"datr\":50000,\"data\":\"AA\"",
          "txpk.fdev: missing"},
-	{"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"datr\":50000,\"fdev\":\"3000\"",
+        {"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"datr\":50000,\"fdev\":\"3000\"",
          "txpk.fdev: expected a number"},
-	{"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"SF7BW125\",\"codr\":\"4/"
+        {"\"tmst\":1,\"freq\":868.1,\"modu\":\"LORA\",\"datr\":\"SF7BW125\",\"codr\":\"4/"
          "5\"",
          "txpk.data: missing"},
-	{"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"datr\":50000,\"fdev\":3000,\"data\":"
+        {"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"datr\":50000,\"fdev\":3000,\"data\":"
          "5",
          "txpk.data: expected a string"},
-	{"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"datr\":50000,\"fdev\":3000,"
+        {"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"datr\":50000,\"fdev\":3000,"
          "\"data\":\"!!!!\"",
          "txpk.data: not valid base64"},
-	{"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"datr\":50000,\"fdev\":3000,"
+        {"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"datr\":50000,\"fdev\":3000,"
          "\"data\":\"SGVsbG8=x\"",
          "txpk.data: not valid base64"},
-	{"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"datr\":50000,\"fdev\":3000,"
+        {"\"tmst\":1,\"freq\":868.8,\"modu\":\"FSK\",\"datr\":50000,\"fdev\":3000,"
          "\"data\":\"SGV sbG8=\"",
          "txpk.data: not valid base64"},
-	{"\"tmst\":1," LORA_OK ",\"size\":\"5\"", "txpk.size: expected a number"},
-	{"\"tmst\":1," LORA_OK ",\"size\":5.5", "txpk.size: expected an integer"},
-	{"\"tmst\":1," LORA_OK ",\"size\":4", "txpk.size 4 does not match data length 5"},
-	{"\"tmst\":1,\"freq\":868.1,\"freq\":869.1," FSK_OK, "txpk: duplicate key \"freq\""},
-	{"\"tmst\":1,\"x\":{\"a\":1,\"b\":[{\"a\":1,\"a\":2}]}," FSK_OK,
+        {"\"tmst\":1," LORA_OK ",\"size\":\"5\"", "txpk.size: expected a number"},
+        {"\"tmst\":1," LORA_OK ",\"size\":5.5", "txpk.size: expected an integer"},
+        {"\"tmst\":1," LORA_OK ",\"size\":4", "txpk.size 4 does not match data length 5"},
+        {"\"tmst\":1,\"freq\":868.1,\"freq\":869.1," FSK_OK, "txpk: duplicate key \"freq\""},
+        {"\"tmst\":1,\"x\":{\"a\":1,\"b\":[{\"a\":1,\"a\":2}]}," FSK_OK,
          "txpk: duplicate key \"a\""},
 };
 
@@ -454,10 +441,10 @@ test_txack_bodies(void **state)
 	expect_txack("\0\0\n", 3, "NONE", NULL);
 
 	size_t len;
-	char *body = load_fixture("txack-collision.json", &len);
+	char *body = load_fixture("gwmp", "txack-collision.json", &len);
 	expect_txack(body, len, "COLLISION_PACKET", "{\"error\":\"COLLISION_PACKET\"}");
 	free(body);
-	body = load_fixture("txack-warn.json", &len);
+	body = load_fixture("gwmp", "txack-warn.json", &len);
 	expect_txack(body, len, "NONE", "{\"warn\":\"TX_POWER\",\"value\":14}");
 	free(body);
 

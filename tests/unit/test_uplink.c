@@ -11,6 +11,8 @@
 #include <cJSON.h>
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "uplink.h"
 
 #define MAC       "b827ebfffe6a3c10"
@@ -76,26 +78,11 @@ map(struct sink *s, const char *body)
 	return map_bytes(s, body, strlen(body), false);
 }
 
-static char *
-load_fixture(const char *name, size_t *len)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/gwmp/%s", LF_FIXTURES_DIR, name);
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	char *buf = malloc(65536);
-	assert_non_null(buf);
-	*len = fread(buf, 1, 65535, f);
-	fclose(f);
-	buf[*len] = '\0';
-	return buf;
-}
-
 static int
 map_fixture(struct sink *s, const char *name, bool forward_crc_bad)
 {
 	size_t len;
-	char *body = load_fixture(name, &len);
+	char *body = load_fixture("gwmp", name, &len);
 	int r = map_bytes(s, body, len, forward_crc_bad);
 	free(body);
 	return r;
@@ -573,7 +560,7 @@ test_every_truncation(void **state)
 {
 	struct sink *s = *state;
 	size_t len;
-	char *body = load_fixture("push-lora-fsk.json", &len);
+	char *body = load_fixture("gwmp", "push-lora-fsk.json", &len);
 	size_t last = len;
 	while (last > 0 && body[last - 1] != '}') {
 		last--;
@@ -598,7 +585,7 @@ test_mutations(void **state)
 	uint32_t seed = 12345;
 	for (size_t f = 0; f < sizeof(names) / sizeof(names[0]); f++) {
 		size_t len;
-		char *orig = load_fixture(names[f], &len);
+		char *orig = load_fixture("gwmp", names[f], &len);
 		char *body = malloc(len);
 		assert_non_null(body);
 		for (int iter = 0; iter < 1500; iter++) {
