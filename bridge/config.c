@@ -39,8 +39,8 @@ const struct lf_cfg_option bridge_cfg_options[] = {
          .default_value = "100000",
          .min = 100,
          .max = 10000000,
-         .help = "messages held while the broker is unreachable; past it the oldest uplink is "
-                 "dropped and counted"},
+         .help = "messages held (not yet acknowledged) while the broker is unreachable or "
+                 "slow; past it new uplinks are dropped and counted"},
         {.name = "tx_ack_timeout",
          .type = LF_CFG_DURATION,
          .offset = OPT(tx_ack_timeout),

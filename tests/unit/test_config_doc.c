@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "bridge.h"
+#include "routerlink.h"
 #include "lf/cfg.h"
 #include "lf/cli.h"
 #include "lf/log.h"
@@ -33,6 +34,7 @@ static const struct doc_section documented[] = {
         {"mqtt", lf_mqtt_cfg_options},
         {"log", lf_log_cfg_options},
         {"bridge", bridge_cfg_options},
+        {"routerlink", routerlink_cfg_options},
 };
 
 #define MAX_ROWS   256
@@ -374,6 +376,7 @@ test_code_side_changes_fail(void **state)
 	        {"mqtt", lf_mqtt_cfg_options},
 	        {"log", copy},
 	        {"bridge", bridge_cfg_options},
+	        {"routerlink", routerlink_cfg_options},
 	};
 	const size_t n = sizeof(list) / sizeof(list[0]);
 
