@@ -1,0 +1,556 @@
+#!/usr/bin/env node
+'use strict';
+// Fake Helium packet router for routerlink's integration tests.
+//
+//   node server.js --port N --events FILE --control PATH
+//                  [--events-batch] [--kill-after-ms MS]
+//
+// Serves helium.packet_router.packet/route (bidirectional streaming) over
+// cleartext HTTP/2 on 127.0.0.1 with @grpc/grpc-js, checks what HPR checks
+// (signatures over the canonical re-encoding, nonce, gateway key), writes
+// one JSON event per line to FILE and takes JSON commands on a UNIX socket.
+// See README.md for the event and control protocols.
+
+const fs = require('fs');
+const net = require('net');
+const crypto = require('crypto');
+const grpc = require('@grpc/grpc-js');
+const P = require('./proto');
+
+// ---------------------------------------------------------------------------
+// Command line
+
+function parseArgs(argv) {
+  const o = { port: 0, events: null, control: null, batch: false, killAfterMs: 0 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) usage(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--port') o.port = Number(next());
+    else if (a === '--events') o.events = next();
+    else if (a === '--control') o.control = next();
+    else if (a === '--events-batch') o.batch = true;
+    else if (a === '--kill-after-ms') o.killAfterMs = Number(next());
+    else usage(`unknown argument ${a}`);
+  }
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) usage('bad --port');
+  if (!o.events || !o.control) usage('--events and --control are required');
+  return o;
+}
+
+function usage(msg) {
+  process.stderr.write(
+    `fake router: ${msg}\nusage: node server.js --port N --events FILE --control PATH ` +
+      '[--events-batch] [--kill-after-ms MS]\n',
+  );
+  process.exit(2);
+}
+
+const opts = parseArgs(process.argv.slice(2));
+
+// ---------------------------------------------------------------------------
+// Events: one JSON object per line, appended. Line-buffered (one write per
+// event) by default; --events-batch gathers them and writes every 20 ms.
+
+class EventLog {
+  constructor(file, batch) {
+    this.fd = fs.openSync(file, 'a');
+    this.batch = batch;
+    this.pending = [];
+    this.timer = null;
+    this.count = 0;
+  }
+  emit(obj) {
+    obj.t = Date.now();
+    const line = JSON.stringify(obj) + '\n';
+    this.count++;
+    if (!this.batch) {
+      fs.writeSync(this.fd, line);
+      return;
+    }
+    this.pending.push(line);
+    if (!this.timer) this.timer = setTimeout(() => this.flush(), 20);
+  }
+  flush() {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    fs.writeSync(this.fd, text);
+  }
+}
+
+const events = new EventLog(opts.events, opts.batch);
+
+// ---------------------------------------------------------------------------
+// State
+
+const settings = { refuse_register: false, reject_packets: false, kill_after_ms: opts.killAfterMs };
+const stats = {
+  streams_opened: 0,
+  streams_live: 0,
+  registers: 0,
+  registers_verified: 0,
+  registers_refused: 0,
+  session_offers: 0,
+  session_inits: 0,
+  session_inits_accepted: 0,
+  nonce_mismatches: 0,
+  packets: 0,
+  packets_verified: 0,
+  packets_rejected: 0,
+  verify_failures: 0,
+  protocol_errors: 0,
+  downlinks: 0,
+  give_aways: 0,
+  streams_ended: 0,
+};
+
+const streams = new Map(); // stream seq -> Stream
+const byKey = new Map(); // gateway hex -> Stream holding the key
+let seq = 0;
+
+const hex = (b) => (b ? Buffer.from(b).toString('hex') : null);
+const b64 = (b) => (b ? Buffer.from(b).toString('base64') : '');
+const enumName = (e, v) => (e.valuesById[v] !== undefined ? e.valuesById[v] : v);
+
+class Stream {
+  constructor(call) {
+    this.n = ++seq;
+    this.call = call;
+    this.peer = call.getPeer();
+    this.opened = Date.now();
+    this.gw = null; // hex of the registered key
+    this.claimed = null; // hex of the last key a register claimed
+    this.gwKey = null; // KeyObject
+    this.sessionKey = null; // KeyObject
+    this.sessionHex = null;
+    this.nonce = null; // last offer
+    this.ended = false;
+    this.killTimer = null;
+    this.ackTimer = null;
+    this.lastHash = null;
+    this.ackInterval = 0;
+  }
+
+  send(which, msg) {
+    if (this.ended) return false;
+    const fieldNo = { packet: 1, session_offer: 2, packet_ack: 3 }[which];
+    const type = { packet: P.T.packetDown, session_offer: P.T.sessionOffer, packet_ack: P.T.packetAck }[
+      which
+    ];
+    this.call.write(P.frameField(fieldNo, P.canonical(type, msg)));
+    return true;
+  }
+
+  offer() {
+    this.nonce = crypto.randomBytes(32);
+    stats.session_offers++;
+    events.emit({ ev: 'session_offer', n: this.n, gateway: this.gw, nonce: hex(this.nonce) });
+    this.send('session_offer', { nonce: this.nonce });
+  }
+
+  // How a stream ends:
+  //   kind 'empty': an empty envelope_down_v1, then status OK (HPR's
+  //                 give-away and 35-minute kill);
+  //   kind 'ok':    status OK;
+  //   kind 'error': status `code` with `details` (HPR stopping the stream);
+  //   kind 'gone':  nothing to send (the client ended or cancelled).
+  end(reason, kind, code, details) {
+    if (this.ended) return;
+    if (kind === 'empty' && !this.call.cancelled) {
+      this.call.write(Buffer.alloc(0));
+    }
+    this.ended = true;
+    clearTimeout(this.killTimer);
+    clearInterval(this.ackTimer);
+    streams.delete(this.n);
+    if (this.gw && byKey.get(this.gw) === this) byKey.delete(this.gw);
+    stats.streams_live = streams.size;
+    stats.streams_ended++;
+    const ev = { ev: 'stream_end', n: this.n, gateway: this.gw || this.claimed, reason };
+    if (kind === 'error') {
+      ev.status = grpc.status[code];
+      ev.details = details;
+    }
+    events.emit(ev);
+    if (this.call.cancelled || kind === 'gone') {
+      // Nothing can be sent any more; still finish our side.
+      try {
+        this.call.end();
+      } catch (e) {
+        /* already closed */
+      }
+      return;
+    }
+    if (kind === 'error') {
+      this.call.emit('error', { code, details });
+    } else {
+      this.call.end();
+    }
+  }
+
+  fail(what, details, extra) {
+    stats.verify_failures++;
+    events.emit(
+      Object.assign({ ev: 'verify_failed', n: this.n, what, gateway: this.gw || this.claimed }, extra),
+    );
+    this.end(`verify_failed:${what}`, 'error', grpc.status.UNAUTHENTICATED, details);
+  }
+
+  protocolError(what) {
+    stats.protocol_errors++;
+    events.emit({ ev: 'protocol_error', n: this.n, what, gateway: this.gw });
+    this.end(`protocol_error:${what}`, 'error', grpc.status.FAILED_PRECONDITION, what);
+  }
+
+  onMessage(buf) {
+    if (this.ended) return;
+    let env;
+    try {
+      env = P.splitEnvelopeUp(buf);
+    } catch (e) {
+      return this.protocolError('malformed envelope');
+    }
+    if (env.which === null) {
+      stats.protocol_errors++;
+      events.emit({ ev: 'empty_envelope', n: this.n, gateway: this.gw });
+      return;
+    }
+    try {
+      if (env.which === 'register') this.onRegister(env.inner);
+      else if (env.which === 'session_init') this.onSessionInit(env.inner);
+      else this.onPacket(env.inner);
+    } catch (e) {
+      this.protocolError(`malformed ${env.which}: ${e.message}`);
+    }
+  }
+
+  onRegister(raw) {
+    const m = P.T.register.decode(raw);
+    stats.registers++;
+    const gw = Buffer.from(m.gateway);
+    const key = P.publicKeyFromBinary(gw);
+    const signed = P.canonical(P.T.register, m, 'signature');
+    const canonical = P.canonical(P.T.register, m).equals(raw);
+    const verified = P.verify(key, signed, m.signature);
+    const gwHex = hex(gw);
+    if (!this.gw) this.claimed = gwHex;
+    events.emit({
+      ev: 'register',
+      n: this.n,
+      gateway: gwHex,
+      timestamp: P.toNum(m.timestamp),
+      session_capable: m.session_capable,
+      packet_ack_interval: m.packet_ack_interval,
+      canonical,
+      verified,
+    });
+    if (!verified) {
+      return this.fail('register', 'register signature', { key_valid: key !== null });
+    }
+    stats.registers_verified++;
+    if (settings.refuse_register) {
+      stats.registers_refused++;
+      return this.end('refused', 'error', grpc.status.PERMISSION_DENIED, 'register refused');
+    }
+    // A second register on the same stream rebinds it.
+    if (this.gw && byKey.get(this.gw) === this) byKey.delete(this.gw);
+    const old = byKey.get(gwHex);
+    if (old && old !== this) {
+      stats.give_aways++;
+      events.emit({ ev: 'give_away', gateway: gwHex, from: old.n, to: this.n });
+      old.end('give_away', 'empty');
+    }
+    this.gw = gwHex;
+    this.gwBin = gw;
+    this.gwKey = key;
+    byKey.set(gwHex, this);
+    this.ackInterval = m.packet_ack_interval;
+    clearInterval(this.ackTimer);
+    if (m.packet_ack_interval > 0) {
+      this.ackTimer = setInterval(() => {
+        this.send('packet_ack', { payload_hash: this.lastHash || Buffer.alloc(0) });
+        this.lastHash = null;
+      }, m.packet_ack_interval * 1000);
+    }
+    if (m.session_capable) this.offer();
+  }
+
+  onSessionInit(raw) {
+    if (!this.gw) return this.protocolError('session_init before register');
+    const m = P.T.sessionInit.decode(raw);
+    stats.session_inits++;
+    const gw = Buffer.from(m.gateway);
+    const gwHex = hex(gw);
+    const key = gwHex === this.gw ? this.gwKey : P.publicKeyFromBinary(gw);
+    const signed = P.canonical(P.T.sessionInit, m, 'signature');
+    const canonical = P.canonical(P.T.sessionInit, m).equals(raw);
+    const verified = P.verify(key, signed, m.signature);
+    const nonceOk = this.nonce !== null && this.nonce.equals(Buffer.from(m.nonce));
+    const sk = Buffer.from(m.session_key);
+    const sessionKey = P.publicKeyFromBinary(sk);
+    events.emit({
+      ev: 'session_init',
+      n: this.n,
+      gateway: gwHex,
+      session_key: hex(sk),
+      nonce_ok: nonceOk,
+      verified,
+      canonical,
+      gateway_match: gwHex === this.gw,
+      session_key_valid: sessionKey !== null,
+    });
+    if (!verified) return this.fail('session_init', 'session_init signature');
+    if (gwHex !== this.gw) return this.fail('session_init_gateway', 'session_init gateway');
+    if (!nonceOk) {
+      // HPR logs and ignores it; the stream stays open.
+      stats.nonce_mismatches++;
+      return;
+    }
+    if (!sessionKey) return this.fail('session_key', 'session key not ed25519');
+    this.sessionKey = sessionKey;
+    this.sessionHex = hex(sk);
+    stats.session_inits_accepted++;
+  }
+
+  onPacket(raw) {
+    if (!this.gw) return this.protocolError('packet before register');
+    const m = P.T.packetUp.decode(raw);
+    stats.packets++;
+    const gwHex = hex(m.gateway);
+    if (gwHex !== this.gw) {
+      return this.fail('packet_gateway', 'packet gateway is not the registered key', {
+        packet_gateway: gwHex,
+      });
+    }
+    const signedBy = this.sessionKey ? 'session' : 'gateway';
+    const signed = P.canonical(P.T.packetUp, m, 'signature');
+    const verified = P.verify(this.sessionKey || this.gwKey, signed, m.signature);
+    if (!verified) {
+      events.emit({ ev: 'packet', n: this.n, gateway: gwHex, verified, signed_by: signedBy });
+      return this.fail('packet', 'packet signature', { signed_by: signedBy });
+    }
+    const canonical = P.canonical(P.T.packetUp, m).equals(raw);
+    stats.packets_verified++;
+    if (this.ackInterval > 0) this.lastHash = crypto.createHash('sha256').update(m.payload).digest();
+    const ev = {
+      ev: settings.reject_packets ? 'packet_rejected' : 'packet',
+      n: this.n,
+      gateway: gwHex,
+      payload: b64(m.payload),
+      timestamp: P.toNum(m.timestamp),
+      rssi: m.rssi,
+      frequency: m.frequency,
+      datarate: enumName(P.T.dataRate, m.datarate),
+      snr: m.snr,
+      region: enumName(P.T.region, m.region),
+      hold_time: P.toNum(m.hold_time),
+      verified,
+      signed_by: signedBy,
+      canonical,
+    };
+    if (settings.reject_packets) stats.packets_rejected++;
+    events.emit(ev);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// gRPC service: raw bytes in and out, (de)coded by proto.js, so that the
+// received inner bytes can be compared with their canonical re-encoding.
+
+const identity = (b) => b;
+const serviceDef = {
+  route: {
+    path: P.METHOD_PATH,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  },
+};
+
+function route(call) {
+  const st = new Stream(call);
+  streams.set(st.n, st);
+  stats.streams_opened++;
+  stats.streams_live = streams.size;
+  events.emit({ ev: 'stream_open', n: st.n, peer: st.peer });
+  if (settings.kill_after_ms > 0) {
+    st.killTimer = setTimeout(() => st.end('session_timeout', 'empty'), settings.kill_after_ms);
+  }
+  call.on('data', (buf) => st.onMessage(buf));
+  call.on('end', () => st.end('client_end', 'ok'));
+  call.on('cancelled', () => st.end('cancelled', 'gone'));
+  call.on('error', () => st.end('call_error', 'gone'));
+}
+
+// ---------------------------------------------------------------------------
+// Control socket: one JSON command per line, one JSON reply per line.
+
+const STATUS_BY_NAME = grpc.status;
+
+function parseWindow(w, name) {
+  if (typeof w !== 'object' || w === null) throw new Error(`${name} must be an object`);
+  const dr = w.datarate === undefined ? 0 : w.datarate;
+  if (typeof dr === 'string' && P.T.dataRate.values[dr] === undefined) {
+    throw new Error(`${name}.datarate: unknown ${dr}`);
+  }
+  return {
+    timestamp: w.timestamp || 0,
+    frequency: w.frequency || 0,
+    datarate: dr,
+    immediate: !!w.immediate,
+  };
+}
+
+function liveStream(gateway) {
+  if (typeof gateway !== 'string') throw new Error('gateway (hex) is required');
+  const st = byKey.get(gateway.toLowerCase());
+  if (!st) throw new Error(`no live stream for ${gateway}`);
+  return st;
+}
+
+const commands = {
+  ping: () => ({}),
+  downlink(c) {
+    const st = liveStream(c.gateway);
+    const msg = {
+      payload: Buffer.from(c.payload || '', 'base64'),
+      rx1: parseWindow(c.rx1, 'rx1'),
+    };
+    if (c.rx2 !== undefined && c.rx2 !== null) msg.rx2 = parseWindow(c.rx2, 'rx2');
+    st.send('packet', msg);
+    stats.downlinks++;
+    events.emit({ ev: 'downlink', n: st.n, gateway: st.gw, payload: b64(msg.payload) });
+    return { n: st.n };
+  },
+  end_stream(c) {
+    const st = liveStream(c.gateway);
+    if (c.error) {
+      const code = STATUS_BY_NAME[String(c.error).toUpperCase()];
+      if (code === undefined) throw new Error(`unknown status ${c.error}`);
+      st.end('control', 'error', code, c.details || 'ended by control');
+    } else {
+      st.end('control', 'empty');
+    }
+    return { n: st.n };
+  },
+  offer(c) {
+    const st = liveStream(c.gateway);
+    st.offer();
+    return { n: st.n, nonce: hex(st.nonce) };
+  },
+  set(c) {
+    for (const k of ['refuse_register', 'reject_packets']) {
+      if (c[k] !== undefined) settings[k] = !!c[k];
+    }
+    if (c.kill_after_ms !== undefined) settings.kill_after_ms = Number(c.kill_after_ms) || 0;
+    return { settings: Object.assign({}, settings) };
+  },
+  streams() {
+    const list = [];
+    for (const st of streams.values()) {
+      list.push({
+        n: st.n,
+        gateway: st.gw,
+        session: st.sessionKey !== null,
+        session_key: st.sessionHex,
+        peer: st.peer,
+        age_ms: Date.now() - st.opened,
+      });
+    }
+    return { streams: list };
+  },
+  stats() {
+    stats.streams_live = streams.size;
+    return { stats: Object.assign({ events: events.count }, stats) };
+  },
+  flush() {
+    events.flush();
+    return {};
+  },
+};
+
+function handleCommand(line) {
+  let c;
+  try {
+    c = JSON.parse(line);
+  } catch (e) {
+    return { ok: false, error: 'bad JSON' };
+  }
+  const fn = c && typeof c.cmd === 'string' && Object.hasOwn(commands, c.cmd) ? commands[c.cmd] : null;
+  if (!fn) return { ok: false, error: `unknown cmd ${c && c.cmd}` };
+  try {
+    return Object.assign({ ok: true }, fn(c));
+  } catch (e) {
+    return { ok: false, error: e.message };
+  }
+}
+
+function startControl(file) {
+  try {
+    fs.unlinkSync(file);
+  } catch (e) {
+    /* not there */
+  }
+  const srv = net.createServer((conn) => {
+    let buf = '';
+    conn.setEncoding('utf8');
+    conn.on('data', (chunk) => {
+      buf += chunk;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (line) conn.write(JSON.stringify(handleCommand(line)) + '\n');
+      }
+    });
+    conn.on('error', () => {});
+  });
+  srv.listen(file);
+  return srv;
+}
+
+// ---------------------------------------------------------------------------
+// Start and stop
+
+const server = new grpc.Server({ 'grpc.max_concurrent_streams': 100000 });
+server.addService(serviceDef, { route });
+
+let control = null;
+server.bindAsync(`127.0.0.1:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
+  if (err) {
+    process.stderr.write(`fake router: bind 127.0.0.1:${opts.port}: ${err.message}\n`);
+    process.exit(1);
+  }
+  control = startControl(opts.control);
+  control.on('listening', () => {
+    events.emit({ ev: 'listening', port, pid: process.pid });
+    process.stdout.write(`fake router listening on 127.0.0.1:${port}\n`);
+  });
+  control.on('error', (e) => {
+    process.stderr.write(`fake router: control ${opts.control}: ${e.message}\n`);
+    process.exit(1);
+  });
+});
+
+function shutdown(sig) {
+  events.emit({ ev: 'shutdown', signal: sig });
+  events.flush();
+  if (control) control.close();
+  try {
+    fs.unlinkSync(opts.control);
+  } catch (e) {
+    /* gone */
+  }
+  server.forceShutdown();
+  process.exit(0);
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
