@@ -241,6 +241,11 @@ static int
 store_key_bytes(const char *dir, uint64_t eui, const uint8_t buf[KEYS_FILE_SIZE], char *err,
                 size_t errlen)
 {
+	/* The temp name needs randomness (keys_import comes here without
+	 * keys_create's init); sodium_init() is idempotent and thread-safe. */
+	if (sodium_init() < 0) {
+		return key_err(-EIO, err, errlen, "libsodium failed to initialise");
+	}
 	char name[KEYS_FILENAME_LEN];
 	keys_filename(eui, name);
 	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -35,6 +35,8 @@ struct fix {
 	char root[64];  /* mkdtemp */
 	char dir[96];   /* root/keys: the key directory */
 	char path[160]; /* dir/MAC_A_NAME */
+	char src[160];  /* a gateway-rs file to import */
+	char out[160];  /* an export target */
 	char err[512];
 };
 
@@ -55,6 +57,8 @@ setup(void **state)
 	assert_non_null(mkdtemp(f->root));
 	snprintf(f->dir, sizeof(f->dir), "%s/keys", f->root);
 	snprintf(f->path, sizeof(f->path), "%s/%s", f->dir, MAC_A_NAME);
+	snprintf(f->src, sizeof(f->src), "%s/gateway_key.bin", f->root);
+	snprintf(f->out, sizeof(f->out), "%s/exported.bin", f->root);
 	*state = f;
 	return 0;
 }
@@ -95,6 +99,15 @@ read_file(const char *path, uint8_t *buf, size_t cap)
 	assert_true(n >= 0);
 	close(fd);
 	return (size_t)n;
+}
+
+/* The file holds exactly len bytes equal to buf. */
+static void
+expect_file(const char *path, const uint8_t *buf, size_t len)
+{
+	uint8_t got[256];
+	assert_int_equal(read_file(path, got, sizeof(got)), len);
+	assert_memory_equal(got, buf, len);
 }
 
 static void
@@ -210,7 +223,7 @@ test_create_again_refused(void **state)
 	prepare(f);
 	struct gateway_key k;
 	assert_int_equal(keys_create(f->dir, MAC_A, &k, f->err, sizeof(f->err)), 0);
-	uint8_t before[128], after[128];
+	uint8_t before[128];
 	assert_int_equal(read_file(f->path, before, sizeof(before)), 65);
 
 	struct gateway_key other;
@@ -219,8 +232,7 @@ test_create_again_refused(void **state)
 	assert_int_equal(keys_create(f->dir, MAC_A, &other, f->err, sizeof(f->err)), -EEXIST);
 	assert_string_equal(f->err, "key for AA555A0000000101 exists; remove it first");
 	assert_memory_equal(&other, &untouched, sizeof(other));
-	assert_int_equal(read_file(f->path, after, sizeof(after)), 65);
-	assert_memory_equal(before, after, 65);
+	expect_file(f->path, before, 65);
 	assert_int_equal(count_entries(f->dir), 1);
 
 	bool created = true;
@@ -267,9 +279,7 @@ expect_corrupt(struct fix *f, const uint8_t *buf, size_t len, const char *why)
 	struct gateway_key other;
 	assert_int_equal(keys_create(f->dir, MAC_A, &other, f->err, sizeof(f->err)), -EEXIST);
 
-	uint8_t after[128];
-	assert_int_equal(read_file(f->path, after, sizeof(after)), len);
-	assert_memory_equal(after, buf, len);
+	expect_file(f->path, buf, len);
 	assert_int_equal(file_mode(f->path), 0600);
 	assert_int_equal(count_entries(f->dir), 1);
 }
@@ -346,9 +356,7 @@ test_unreadable_file(void **state)
 	assert_false(created);
 	assert_int_equal(file_mode(f->path), 0);
 	assert_int_equal(chmod(f->path, 0600), 0);
-	uint8_t after[128];
-	assert_int_equal(read_file(f->path, after, sizeof(after)), 65);
-	assert_memory_equal(after, buf, 65);
+	expect_file(f->path, buf, 65);
 }
 
 static void
@@ -357,42 +365,36 @@ test_import_export(void **state)
 	struct fix *f = *state;
 	prepare(f);
 	/* A gateway-rs file from outside: the vector, testnet tag kept. */
-	char src[192], out[192];
-	snprintf(src, sizeof(src), "%s/gateway_key.bin", f->root);
-	snprintf(out, sizeof(out), "%s/exported.bin", f->root);
 	uint8_t buf[KEYS_FILE_SIZE];
 	vector_file(buf, KEYS_TAG_ED25519_TESTNET);
-	write_file(src, buf, sizeof(buf), 0644);
+	write_file(f->src, buf, sizeof(buf), 0644);
 
-	assert_int_equal(keys_import(f->dir, MAC_A, src, f->err, sizeof(f->err)), 0);
+	assert_int_equal(keys_import(f->dir, MAC_A, f->src, f->err, sizeof(f->err)), 0);
 	assert_int_equal(file_mode(f->path), 0600);
 	struct gateway_key k;
 	assert_int_equal(keys_load(f->dir, MAC_A, &k, f->err, sizeof(f->err)), 0);
 	assert_int_equal(k.tag, 0x11);
 	assert_string_equal(keys_network_name(k.tag), "testnet");
 
-	assert_int_equal(keys_export(f->dir, MAC_A, out, f->err, sizeof(f->err)), 0);
-	assert_int_equal(file_mode(out), 0600);
-	uint8_t back[128];
-	assert_int_equal(read_file(out, back, sizeof(back)), 65);
-	assert_memory_equal(back, buf, 65);
+	assert_int_equal(keys_export(f->dir, MAC_A, f->out, f->err, sizeof(f->err)), 0);
+	assert_int_equal(file_mode(f->out), 0600);
+	expect_file(f->out, buf, 65);
 
 	/* Never overwrites the target. */
-	assert_int_equal(keys_export(f->dir, MAC_A, src, f->err, sizeof(f->err)), -EEXIST);
+	assert_int_equal(keys_export(f->dir, MAC_A, f->src, f->err, sizeof(f->err)), -EEXIST);
 	char expect[512];
-	snprintf(expect, sizeof(expect), "%s exists; refusing to overwrite", src);
+	snprintf(expect, sizeof(expect), "%s exists; refusing to overwrite", f->src);
 	assert_string_equal(f->err, expect);
-	assert_int_equal(read_file(src, back, sizeof(back)), 65);
-	assert_memory_equal(back, buf, 65);
+	expect_file(f->src, buf, 65);
 
 	/* Round trip through a second MAC. */
-	assert_int_equal(keys_import(f->dir, MAC_B, out, f->err, sizeof(f->err)), 0);
+	assert_int_equal(keys_import(f->dir, MAC_B, f->out, f->err, sizeof(f->err)), 0);
 	struct gateway_key kb;
 	assert_int_equal(keys_load(f->dir, MAC_B, &kb, f->err, sizeof(f->err)), 0);
 	assert_memory_equal(&kb, &k, sizeof(k));
 
 	/* Exporting a missing key says so. */
-	assert_int_equal(keys_export(f->dir, 0x42, out, f->err, sizeof(f->err)), -ENOENT);
+	assert_int_equal(keys_export(f->dir, 0x42, f->out, f->err, sizeof(f->err)), -ENOENT);
 }
 
 static void
@@ -400,29 +402,26 @@ test_import_refused(void **state)
 {
 	struct fix *f = *state;
 	prepare(f);
-	char src[192];
-	snprintf(src, sizeof(src), "%s/gateway_key.bin", f->root);
 	uint8_t buf[KEYS_FILE_SIZE];
 	vector_file(buf, KEYS_TAG_ED25519_MAINNET);
-	write_file(src, buf, sizeof(buf), 0600);
+	write_file(f->src, buf, sizeof(buf), 0600);
 
 	struct gateway_key k;
 	assert_int_equal(keys_create(f->dir, MAC_A, &k, f->err, sizeof(f->err)), 0);
-	uint8_t before[128], after[128];
+	uint8_t before[128];
 	assert_int_equal(read_file(f->path, before, sizeof(before)), 65);
-	assert_int_equal(keys_import(f->dir, MAC_A, src, f->err, sizeof(f->err)), -EEXIST);
+	assert_int_equal(keys_import(f->dir, MAC_A, f->src, f->err, sizeof(f->err)), -EEXIST);
 	assert_string_equal(f->err, "key for AA555A0000000101 exists; remove it first");
-	assert_int_equal(read_file(f->path, after, sizeof(after)), 65);
-	assert_memory_equal(before, after, 65);
+	expect_file(f->path, before, 65);
 	assert_int_equal(count_entries(f->dir), 1);
 
 	/* A bad source file stores nothing. */
 	buf[0] = 0x02;
-	write_file(src, buf, sizeof(buf), 0600);
-	assert_int_equal(keys_import(f->dir, MAC_B, src, f->err, sizeof(f->err)), -EBADMSG);
+	write_file(f->src, buf, sizeof(buf), 0600);
+	assert_int_equal(keys_import(f->dir, MAC_B, f->src, f->err, sizeof(f->err)), -EBADMSG);
 	assert_non_null(strstr(f->err, "tag 0x02"));
-	write_file(src, buf, 64, 0600);
-	assert_int_equal(keys_import(f->dir, MAC_B, src, f->err, sizeof(f->err)), -EBADMSG);
+	write_file(f->src, buf, 64, 0600);
+	assert_int_equal(keys_import(f->dir, MAC_B, f->src, f->err, sizeof(f->err)), -EBADMSG);
 	assert_non_null(strstr(f->err, "size 64 bytes"));
 	assert_int_equal(count_entries(f->dir), 1);
 }
@@ -649,15 +648,9 @@ run_cli(struct fix *f, struct cli_out *o, int argc, ...)
 	va_end(ap);
 	argv[argc] = NULL;
 
-	char path[160];
-	snprintf(path, sizeof(path), "%s/cli.XXXXXX", f->root);
-	int out = mkstemp(path);
-	assert_true(out >= 0);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/cli.XXXXXX", f->root);
-	int err = mkstemp(path);
-	assert_true(err >= 0);
-	unlink(path);
+	int out = open(f->root, O_RDWR | O_TMPFILE, 0600);
+	int err = open(f->root, O_RDWR | O_TMPFILE, 0600);
+	assert_true(out >= 0 && err >= 0);
 
 	fflush(stdout);
 	fflush(stderr);
@@ -729,14 +722,13 @@ test_cli_create_show(void **state)
 	assert_string_equal(o.out, line);
 	assert_int_equal(file_mode(f->dir), 0700);
 
-	uint8_t before[128], after[128];
+	uint8_t before[128];
 	assert_int_equal(read_file(f->path, before, sizeof(before)), 65);
 	run_cli(f, &o, 3, "keys", "create", "aa-55-5a-00-00-00-01-01");
 	assert_int_equal(o.rc, 0);
 	assert_string_equal(o.err, "existing key for AA555A0000000101\n");
 	assert_string_equal(o.out, line);
-	assert_int_equal(read_file(f->path, after, sizeof(after)), 65);
-	assert_memory_equal(before, after, 65);
+	expect_file(f->path, before, 65);
 
 	run_cli(f, &o, 3, "keys", "show", "aa555a0000000101");
 	assert_int_equal(o.rc, 0);
@@ -755,8 +747,7 @@ test_cli_create_show(void **state)
 	run_cli(f, &o, 3, "keys", "create", "AA555A0000000101");
 	assert_int_equal(o.rc, 1);
 	assert_string_equal(o.out, "");
-	assert_int_equal(read_file(f->path, after, sizeof(after)), 64);
-	assert_memory_equal(before, after, 64);
+	expect_file(f->path, before, 64);
 }
 
 static void
@@ -804,37 +795,32 @@ test_cli_import_export(void **state)
 {
 	struct fix *f = *state;
 	struct cli_out o;
-	char src[192], out[192];
-	snprintf(src, sizeof(src), "%s/gateway_key.bin", f->root);
-	snprintf(out, sizeof(out), "%s/exported.bin", f->root);
 	uint8_t buf[KEYS_FILE_SIZE];
 	vector_file(buf, KEYS_TAG_ED25519_MAINNET);
-	write_file(src, buf, sizeof(buf), 0600);
+	write_file(f->src, buf, sizeof(buf), 0600);
 
-	run_cli(f, &o, 4, "keys", "import", "AA555A0000000101", src);
+	run_cli(f, &o, 4, "keys", "import", "AA555A0000000101", f->src);
 	assert_int_equal(o.rc, 0);
 	assert_string_equal(o.out, "mac:     AA555A0000000101\naddress: " VECTOR_ADDRESS
 	                           "\nnetwork: mainnet (tag 0x01, ed25519)\n");
-	run_cli(f, &o, 4, "keys", "import", "AA555A0000000101", src);
+	run_cli(f, &o, 4, "keys", "import", "AA555A0000000101", f->src);
 	assert_int_equal(o.rc, 1);
 	assert_string_equal(o.err,
 	                    "keys import: key for AA555A0000000101 exists; remove it first\n");
 
-	run_cli(f, &o, 4, "keys", "export", "AA555A0000000101", out);
+	run_cli(f, &o, 4, "keys", "export", "AA555A0000000101", f->out);
 	assert_int_equal(o.rc, 0);
 	char expect[256];
-	snprintf(expect, sizeof(expect), "wrote %s\n", out);
+	snprintf(expect, sizeof(expect), "wrote %s\n", f->out);
 	assert_string_equal(o.out, expect);
-	uint8_t back[128];
-	assert_int_equal(read_file(out, back, sizeof(back)), 65);
-	assert_memory_equal(back, buf, 65);
-	assert_int_equal(file_mode(out), 0600);
+	expect_file(f->out, buf, 65);
+	assert_int_equal(file_mode(f->out), 0600);
 
-	run_cli(f, &o, 4, "keys", "export", "AA555A0000000101", out);
+	run_cli(f, &o, 4, "keys", "export", "AA555A0000000101", f->out);
 	assert_int_equal(o.rc, 1);
-	snprintf(expect, sizeof(expect), "keys export: %s exists; refusing to overwrite\n", out);
+	snprintf(expect, sizeof(expect), "keys export: %s exists; refusing to overwrite\n", f->out);
 	assert_string_equal(o.err, expect);
-	run_cli(f, &o, 4, "keys", "export", "0011223344556677", src);
+	run_cli(f, &o, 4, "keys", "export", "0011223344556677", f->src);
 	assert_int_equal(o.rc, 1);
 	assert_non_null(strstr(o.err, "no key for 0011223344556677"));
 }
