@@ -1,5 +1,5 @@
-/* `up` payloads -> struct uplink, LoRaWAN headers, and the signed
- * envelope_up_v1 encoders (routerlink/uplink_codec.c, lorawan.c, router_codec.c). */
+/* `up` payloads -> struct uplink, and the signed envelope_up_v1 encoders
+ * (routerlink/uplink_codec.c, router_codec.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -439,84 +439,6 @@ test_drop_names(void **state)
 	assert_string_equal(uplink_drop_name((enum uplink_drop) - 1), "unknown");
 }
 
-static void
-test_lorawan_frame_types(void **state)
-{
-	(void)state;
-	uint8_t buf[33] = {0};
-	static const struct {
-		uint8_t mhdr;
-		size_t len;
-		enum lorawan_ftype type;
-		const char *name;
-		bool for_router;
-	} cases[] = {
-	        {0x00, 23, LORAWAN_JOIN_REQUEST, "JoinRequest", true},
-	        {0x20, 17, LORAWAN_JOIN_ACCEPT, "JoinAccept", false},
-	        {0x20, 33, LORAWAN_JOIN_ACCEPT, "JoinAccept", false},
-	        {0x40, 12, LORAWAN_UNCONFIRMED_UP, "UnconfirmedUp", true},
-	        {0x60, 12, LORAWAN_UNCONFIRMED_DOWN, "UnconfirmedDown", false},
-	        {0x80, 12, LORAWAN_CONFIRMED_UP, "ConfirmedUp", true},
-	        {0xa0, 12, LORAWAN_CONFIRMED_DOWN, "ConfirmedDown", false},
-	        {0xc0, 19, LORAWAN_REJOIN_REQUEST, "RejoinRequest", false},
-	        {0xe0, 1, LORAWAN_PROPRIETARY, "Proprietary", false},
-	        /* Too short for their type. */
-	        {0x00, 22, LORAWAN_UNKNOWN, "Unknown", false},
-	        {0x20, 16, LORAWAN_UNKNOWN, "Unknown", false},
-	        {0x40, 11, LORAWAN_UNKNOWN, "Unknown", false},
-	        {0x80, 1, LORAWAN_UNKNOWN, "Unknown", false},
-	        {0xc0, 18, LORAWAN_UNKNOWN, "Unknown", false},
-	        {0x00, 0, LORAWAN_UNKNOWN, "Unknown", false},
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		buf[0] = cases[i].mhdr;
-		struct lorawan_frame f;
-		lorawan_parse(buf, cases[i].len, &f);
-		assert_int_equal(f.type, cases[i].type);
-		assert_string_equal(lorawan_ftype_name(f.type), cases[i].name);
-		assert_int_equal(lorawan_is_uplink_for_router(buf, cases[i].len),
-		                 cases[i].for_router);
-	}
-	struct lorawan_frame f;
-	lorawan_parse(NULL, 12, &f);
-	assert_int_equal(f.type, LORAWAN_UNKNOWN);
-	assert_string_equal(lorawan_ftype_name((enum lorawan_ftype)42), "Unknown");
-}
-
-static void
-test_lorawan_data_fields(void **state)
-{
-	(void)state;
-	/* ConfirmedUp, DevAddr 01020304, FCtrl FOptsLen 2, FCnt 0xBEEF. */
-	uint8_t b[32] = {0x80, 0x04, 0x03, 0x02, 0x01, 0x02, 0xef, 0xbe, 0xaa, 0xbb, 0xd1};
-	struct lorawan_frame f;
-	/* FOptsLen 2 needs 14 bytes; 13 is not a frame. */
-	lorawan_parse(b, 13, &f);
-	assert_int_equal(f.type, LORAWAN_UNKNOWN);
-	assert_false(f.has_dev_addr);
-	assert_false(lorawan_is_uplink_for_router(b, 13));
-	lorawan_parse(b, 14, &f);
-	assert_int_equal(f.type, LORAWAN_CONFIRMED_UP);
-	assert_int_equal(f.dev_addr, 0x01020304);
-	assert_int_equal(f.fcnt, 0xbeef);
-	assert_false(f.has_fport);
-	lorawan_parse(b, 15, &f);
-	assert_true(f.has_fport);
-	assert_int_equal(f.fport, 0xd1);
-	char addr[LORAWAN_DEVADDR_STRLEN];
-	lorawan_dev_addr_format(0x0000ab12, addr);
-	assert_string_equal(addr, "0000AB12");
-	/* FOptsLen 15 claims more than a short frame holds. */
-	b[5] = 0x0f;
-	lorawan_parse(b, 20, &f);
-	assert_int_equal(f.type, LORAWAN_UNKNOWN);
-	lorawan_parse(b, 26, &f);
-	assert_int_equal(f.type, LORAWAN_UNKNOWN);
-	lorawan_parse(b, 27, &f);
-	assert_int_equal(f.type, LORAWAN_CONFIRMED_UP);
-	assert_false(f.has_fport);
-}
-
 /* ---- envelope_up_v1 encoders ---- */
 
 struct key {
@@ -838,8 +760,6 @@ main(void)
 	        cmocka_unit_test(test_field_drops),
 	        cmocka_unit_test(test_received_at),
 	        cmocka_unit_test(test_drop_names),
-	        cmocka_unit_test(test_lorawan_frame_types),
-	        cmocka_unit_test(test_lorawan_data_fields),
 	        cmocka_unit_test(test_register_exact_bytes),
 	        cmocka_unit_test(test_register_errors),
 	        cmocka_unit_test(test_session_init),
