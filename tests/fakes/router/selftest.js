@@ -494,6 +494,21 @@ test('packet_ack_interval: acks carry the SHA-256 of the last payload', async ()
   gw.close();
 });
 
+test('packets sent just before the half-close are all handled, in order', async () => {
+  const gw = new Gateway();
+  await gw.connect();
+  const sent = [];
+  for (let i = 0; i < 50; i++) sent.push(gw.packet({ timestamp: i + 1 }));
+  gw.close();
+  for (let i = 0; i < 50; i++) {
+    const e = await ev.wait('packet', { gateway: gw.hex });
+    eq(e.timestamp, i + 1, 'order');
+    eq(e.verified, true, 'verified');
+  }
+  eq((await ev.wait('stream_end', { gateway: gw.hex })).reason, 'client_end', 'reason');
+  eq((await gw.waitStatus()).code, grpc.status.OK, 'status');
+});
+
 test('stats and streams', async () => {
   const before = (await cmd({ cmd: 'stats' })).stats;
   const gw = new Gateway();

@@ -11,6 +11,14 @@
 // one JSON event per line to FILE and takes JSON commands on a UNIX socket.
 // See README.md for the event and control protocols.
 
+const os = require('os');
+
+// Signatures are checked with the asynchronous crypto.verify, which runs on
+// libuv's thread pool: one thread per core (set before the pool starts).
+if (!process.env.UV_THREADPOOL_SIZE) {
+  process.env.UV_THREADPOOL_SIZE = String(Math.max(4, os.availableParallelism()));
+}
+
 const fs = require('fs');
 const net = require('net');
 const crypto = require('crypto');
@@ -117,6 +125,23 @@ const hex = (b) => (b ? Buffer.from(b).toString('hex') : null);
 const b64 = (b) => (b ? Buffer.from(b).toString('base64') : '');
 const enumName = (e, v) => (e.valuesById[v] !== undefined ? e.valuesById[v] : v);
 
+// Resolves to true when sig is a valid Ed25519 signature of data by key.
+function verifyAsync(key, data, sig) {
+  if (!key || !sig || sig.length !== 64) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    try {
+      crypto.verify(null, data, key, Buffer.from(sig), (err, ok) => resolve(!err && ok));
+    } catch (e) {
+      resolve(false);
+    }
+  });
+}
+
+// Messages of one stream are handled in order (a chain of promises); the
+// streams run in parallel, their signature checks on the thread pool. A
+// stream with this many messages waiting stops reading until it catches up.
+const MAX_QUEUED = 256;
+
 class Stream {
   constructor(call) {
     this.n = ++seq;
@@ -134,6 +159,20 @@ class Stream {
     this.ackTimer = null;
     this.lastHash = null;
     this.ackInterval = 0;
+    this.chain = Promise.resolve();
+    this.queued = 0;
+  }
+
+  enqueue(buf) {
+    if (this.ended) return;
+    this.queued++;
+    if (this.queued === MAX_QUEUED) this.call.pause();
+    this.chain = this.chain
+      .then(() => this.onMessage(buf))
+      .catch((e) => this.protocolError(`internal: ${e.message}`))
+      .finally(() => {
+        if (this.queued-- === MAX_QUEUED && !this.ended) this.call.resume();
+      });
   }
 
   send(which, msg) {
@@ -207,7 +246,7 @@ class Stream {
     this.end(`protocol_error:${what}`, 'error', grpc.status.FAILED_PRECONDITION, what);
   }
 
-  onMessage(buf) {
+  async onMessage(buf) {
     if (this.ended) return;
     let env;
     try {
@@ -220,23 +259,33 @@ class Stream {
       events.emit({ ev: 'empty_envelope', n: this.n, gateway: this.gw });
       return;
     }
+    let handler;
+    let m;
     try {
-      if (env.which === 'register') this.onRegister(env.inner);
-      else if (env.which === 'session_init') this.onSessionInit(env.inner);
-      else this.onPacket(env.inner);
+      if (env.which === 'register') {
+        handler = this.onRegister;
+        m = P.T.register.decode(env.inner);
+      } else if (env.which === 'session_init') {
+        handler = this.onSessionInit;
+        m = P.T.sessionInit.decode(env.inner);
+      } else {
+        handler = this.onPacket;
+        m = P.T.packetUp.decode(env.inner);
+      }
     } catch (e) {
-      this.protocolError(`malformed ${env.which}: ${e.message}`);
+      return this.protocolError(`malformed ${env.which}: ${e.message}`);
     }
+    await handler.call(this, m, env.inner);
   }
 
-  onRegister(raw) {
-    const m = P.T.register.decode(raw);
+  async onRegister(m, raw) {
     stats.registers++;
     const gw = Buffer.from(m.gateway);
     const key = P.publicKeyFromBinary(gw);
     const signed = P.canonical(P.T.register, m, 'signature');
     const canonical = P.canonical(P.T.register, m).equals(raw);
-    const verified = P.verify(key, signed, m.signature);
+    const verified = await verifyAsync(key, signed, m.signature);
+    if (this.ended) return;
     const gwHex = hex(gw);
     if (!this.gw) this.claimed = gwHex;
     events.emit({
@@ -280,16 +329,16 @@ class Stream {
     if (m.session_capable) this.offer();
   }
 
-  onSessionInit(raw) {
+  async onSessionInit(m, raw) {
     if (!this.gw) return this.protocolError('session_init before register');
-    const m = P.T.sessionInit.decode(raw);
     stats.session_inits++;
     const gw = Buffer.from(m.gateway);
     const gwHex = hex(gw);
     const key = gwHex === this.gw ? this.gwKey : P.publicKeyFromBinary(gw);
     const signed = P.canonical(P.T.sessionInit, m, 'signature');
     const canonical = P.canonical(P.T.sessionInit, m).equals(raw);
-    const verified = P.verify(key, signed, m.signature);
+    const verified = await verifyAsync(key, signed, m.signature);
+    if (this.ended) return;
     const nonceOk = this.nonce !== null && this.nonce.equals(Buffer.from(m.nonce));
     const sk = Buffer.from(m.session_key);
     const sessionKey = P.publicKeyFromBinary(sk);
@@ -317,9 +366,8 @@ class Stream {
     stats.session_inits_accepted++;
   }
 
-  onPacket(raw) {
+  async onPacket(m, raw) {
     if (!this.gw) return this.protocolError('packet before register');
-    const m = P.T.packetUp.decode(raw);
     stats.packets++;
     const gwHex = hex(m.gateway);
     if (gwHex !== this.gw) {
@@ -329,7 +377,8 @@ class Stream {
     }
     const signedBy = this.sessionKey ? 'session' : 'gateway';
     const signed = P.canonical(P.T.packetUp, m, 'signature');
-    const verified = P.verify(this.sessionKey || this.gwKey, signed, m.signature);
+    const verified = await verifyAsync(this.sessionKey || this.gwKey, signed, m.signature);
+    if (this.ended) return;
     if (!verified) {
       events.emit({ ev: 'packet', n: this.n, gateway: gwHex, verified, signed_by: signedBy });
       return this.fail('packet', 'packet signature', { signed_by: signedBy });
@@ -384,8 +433,9 @@ function route(call) {
   if (settings.kill_after_ms > 0) {
     st.killTimer = setTimeout(() => st.end('session_timeout', 'empty'), settings.kill_after_ms);
   }
-  call.on('data', (buf) => st.onMessage(buf));
-  call.on('end', () => st.end('client_end', 'ok'));
+  call.on('data', (buf) => st.enqueue(buf));
+  // The client's half-close ends the stream once its messages are handled.
+  call.on('end', () => st.chain.then(() => st.end('client_end', 'ok')));
   call.on('cancelled', () => st.end('cancelled', 'gone'));
   call.on('error', () => st.end('call_error', 'gone'));
 }
