@@ -1,0 +1,513 @@
+/*
+ * gRPC C core 1.51 client for the packet router's `route` stream.
+ *
+ * Every call has three kinds of batch in flight at most once each (C core
+ * refuses a second one of a kind): the STATUS batch (completes when the
+ * call is over, for any reason), one send (initial metadata first, then
+ * messages from the call's FIFO, one at a time) and one receive. Each
+ * batch's tag is one of the call's three `struct op`; `pending` counts the
+ * batches in flight, and the call is freed only when it is zero and the
+ * owner has released it, because the STATUS batch can complete before
+ * the failed send and receive batches do.
+ */
+#include "grpc_link.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+
+#include "lf/log.h"
+#include "lf/loop.h"
+
+#define MAX_CHANNELS 16
+#define ROUTE_METHOD "/helium.packet_router.packet/route"
+
+enum op_kind {
+	OP_SEND,
+	OP_RECV,
+	OP_STATUS,
+};
+
+struct op {
+	enum op_kind kind;
+	struct rl_call *call;
+};
+
+struct out_msg {
+	struct out_msg *next;
+	size_t len;
+	uint8_t data[];
+};
+
+struct rl_call {
+	struct rl_grpc *g;
+	grpc_call *call;
+	rl_call_fn fn;
+	void *arg;
+	struct op send_op, recv_op, status_op;
+	int pending;   /* batches in flight */
+	bool sending;  /* the send slot is busy (metadata or a message) */
+	bool closed;   /* STATUS arrived */
+	bool released; /* the owner let go */
+	struct out_msg *head, *tail;
+	size_t backlog;
+	grpc_byte_buffer *send_bb, *recv_bb;
+	grpc_metadata_array initial_md, trailing_md;
+	grpc_status_code status;
+	grpc_slice details;
+	const char *error_string;
+};
+
+struct completion {
+	struct completion *next;
+	struct op *op;
+	bool success;
+};
+
+struct rl_grpc {
+	struct lf_loop *loop;
+	grpc_completion_queue *cq;
+	grpc_channel *channels[MAX_CHANNELS];
+	int n_channels;
+	pthread_t pump;
+	int wakefd;
+	pthread_mutex_t lock;
+	struct completion *head, *tail;
+	size_t live_calls;
+};
+
+/* ---- pump thread ------------------------------------------------------ */
+
+static void *
+pump_main(void *arg)
+{
+	struct rl_grpc *g = arg;
+	for (;;) {
+		grpc_event ev =
+		        grpc_completion_queue_next(g->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		if (ev.type == GRPC_QUEUE_SHUTDOWN) {
+			return NULL;
+		}
+		if (ev.type != GRPC_OP_COMPLETE) {
+			continue;
+		}
+		struct completion *c = malloc(sizeof(*c));
+		if (c == NULL) {
+			/* Losing a completion would leak its call; nothing else
+			 * can be done without memory. */
+			LOG_ERROR("grpc: out of memory, a completion was lost");
+			continue;
+		}
+		*c = (struct completion){.op = ev.tag, .success = ev.success != 0};
+		pthread_mutex_lock(&g->lock);
+		if (g->tail != NULL) {
+			g->tail->next = c;
+		} else {
+			g->head = c;
+		}
+		g->tail = c;
+		pthread_mutex_unlock(&g->lock);
+		uint64_t one = 1;
+		ssize_t n = write(g->wakefd, &one, sizeof(one));
+		(void)n;
+	}
+}
+
+/* ---- owner thread ----------------------------------------------------- */
+
+static void
+call_free_if_done(struct rl_call *c)
+{
+	if (c->pending > 0 || !c->released) {
+		return;
+	}
+	while (c->head != NULL) {
+		struct out_msg *m = c->head;
+		c->head = m->next;
+		free(m);
+	}
+	grpc_metadata_array_destroy(&c->initial_md);
+	grpc_metadata_array_destroy(&c->trailing_md);
+	grpc_slice_unref(c->details);
+	gpr_free((void *)c->error_string);
+	grpc_call_unref(c->call);
+	c->g->live_calls--;
+	free(c);
+}
+
+static void
+start_send(struct rl_call *c)
+{
+	if (c->sending || c->closed || c->head == NULL) {
+		return;
+	}
+	struct out_msg *m = c->head;
+	grpc_slice slice = grpc_slice_from_copied_buffer((const char *)m->data, m->len);
+	c->send_bb = grpc_raw_byte_buffer_create(&slice, 1);
+	grpc_slice_unref(slice);
+	c->head = m->next;
+	if (c->head == NULL) {
+		c->tail = NULL;
+	}
+	free(m);
+	grpc_op op = {.op = GRPC_OP_SEND_MESSAGE};
+	op.data.send_message.send_message = c->send_bb;
+	if (grpc_call_start_batch(c->call, &op, 1, &c->send_op, NULL) != GRPC_CALL_OK) {
+		grpc_byte_buffer_destroy(c->send_bb);
+		c->send_bb = NULL;
+		c->backlog--;
+		grpc_call_cancel(c->call, NULL);
+		return;
+	}
+	c->sending = true;
+	c->pending++;
+}
+
+static void
+start_recv(struct rl_call *c)
+{
+	grpc_op op = {.op = GRPC_OP_RECV_MESSAGE};
+	op.data.recv_message.recv_message = &c->recv_bb;
+	if (grpc_call_start_batch(c->call, &op, 1, &c->recv_op, NULL) == GRPC_CALL_OK) {
+		c->pending++;
+	} else {
+		grpc_call_cancel(c->call, NULL);
+	}
+}
+
+static void
+on_send_done(struct rl_call *c, bool success)
+{
+	if (c->send_bb != NULL) {
+		grpc_byte_buffer_destroy(c->send_bb);
+		c->send_bb = NULL;
+		c->backlog--;
+	}
+	c->sending = false;
+	if (success) {
+		start_send(c);
+	}
+	/* On failure the STATUS batch reports why. */
+}
+
+static void
+on_recv_done(struct rl_call *c, bool success)
+{
+	grpc_byte_buffer *bb = c->recv_bb;
+	c->recv_bb = NULL;
+	if (!success || bb == NULL) {
+		return; /* the router finished its side or the call died: STATUS follows */
+	}
+	grpc_byte_buffer_reader reader;
+	if (grpc_byte_buffer_reader_init(&reader, bb)) {
+		grpc_slice s = grpc_byte_buffer_reader_readall(&reader);
+		grpc_byte_buffer_reader_destroy(&reader);
+		if (!c->released && !c->closed) {
+			c->fn(c->arg, c, RL_CALL_MESSAGE, GRPC_SLICE_START_PTR(s),
+			      GRPC_SLICE_LENGTH(s), 0, NULL);
+		}
+		grpc_slice_unref(s);
+	}
+	grpc_byte_buffer_destroy(bb);
+	if (!c->released && !c->closed) {
+		start_recv(c);
+	}
+}
+
+static void
+on_status(struct rl_call *c)
+{
+	c->closed = true;
+	if (c->released) {
+		return;
+	}
+	char details[256];
+	size_t n = GRPC_SLICE_LENGTH(c->details);
+	if (n >= sizeof(details)) {
+		n = sizeof(details) - 1;
+	}
+	memcpy(details, GRPC_SLICE_START_PTR(c->details), n);
+	details[n] = '\0';
+	c->fn(c->arg, c, RL_CALL_CLOSED, NULL, 0, (int)c->status, details);
+}
+
+static void
+completions_ready(struct lf_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct rl_grpc *g = arg;
+	uint64_t value;
+	while (read(fd, &value, sizeof(value)) > 0) {
+	}
+	pthread_mutex_lock(&g->lock);
+	struct completion *list = g->head;
+	g->head = g->tail = NULL;
+	pthread_mutex_unlock(&g->lock);
+	while (list != NULL) {
+		struct completion *done = list;
+		list = list->next;
+		struct rl_call *c = done->op->call;
+		c->pending--;
+		switch (done->op->kind) {
+		case OP_SEND:
+			on_send_done(c, done->success);
+			break;
+		case OP_RECV:
+			on_recv_done(c, done->success);
+			break;
+		case OP_STATUS:
+			on_status(c);
+			break;
+		}
+		free(done);
+		call_free_if_done(c);
+	}
+}
+
+/* ---- public ----------------------------------------------------------- */
+
+static grpc_channel *
+channel_new(const char *target, bool tls, int64_t keepalive_ms)
+{
+	grpc_arg args[] = {
+	        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIME_MS, {.integer = (int)keepalive_ms}},
+	        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, {.integer = 20000}},
+	        {GRPC_ARG_INTEGER, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, {.integer = 1}},
+	        {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, {.integer = 0}},
+	        /* Without it, channels with equal arguments share one connection
+	         * and the pool would be a pool of one. */
+	        {GRPC_ARG_INTEGER, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, {.integer = 1}},
+	        {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 1000}},
+	        {GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, {.integer = 1000}},
+	        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 30000}},
+	};
+	grpc_channel_args channel_args = {sizeof(args) / sizeof(args[0]), args};
+	grpc_channel_credentials *creds = tls ? grpc_ssl_credentials_create(NULL, NULL, NULL, NULL)
+	                                      : grpc_insecure_credentials_create();
+	grpc_channel *ch = grpc_channel_create(target, creds, &channel_args);
+	grpc_channel_credentials_release(creds);
+	return ch;
+}
+
+struct rl_grpc *
+rl_grpc_new(struct lf_loop *loop, const struct rl_grpc_options *opts)
+{
+	bool tls = strncmp(opts->uri, "https://", 8) == 0;
+	const char *target = opts->uri + (tls ? 8 : strncmp(opts->uri, "http://", 7) == 0 ? 7 : 0);
+	char host[512];
+	size_t len = strcspn(target, "/");
+	if (len == 0 || len >= sizeof(host)) {
+		LOG_ERROR("grpc: bad router uri %s", opts->uri);
+		return NULL;
+	}
+	memcpy(host, target, len);
+	host[len] = '\0';
+
+	struct rl_grpc *g = calloc(1, sizeof(*g));
+	if (g == NULL) {
+		return NULL;
+	}
+	g->loop = loop;
+	g->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	pthread_mutex_init(&g->lock, NULL);
+	grpc_init();
+	g->cq = grpc_completion_queue_create_for_next(NULL);
+	g->n_channels = opts->channels < 1              ? 1
+	                : opts->channels > MAX_CHANNELS ? MAX_CHANNELS
+	                                                : opts->channels;
+	for (int i = 0; i < g->n_channels; i++) {
+		g->channels[i] = channel_new(host, tls, opts->keepalive_ms);
+	}
+	if (g->wakefd < 0 || lf_loop_watch(loop, g->wakefd, LF_LOOP_READ, completions_ready, g) ||
+	    pthread_create(&g->pump, NULL, pump_main, g) != 0) {
+		LOG_ERROR("grpc: cannot start: %s", strerror(errno));
+		/* The pump thread is not running: shut down without it. */
+		for (int i = 0; i < g->n_channels; i++) {
+			grpc_channel_destroy(g->channels[i]);
+		}
+		grpc_completion_queue_shutdown(g->cq);
+		while (grpc_completion_queue_next(g->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+		               .type != GRPC_QUEUE_SHUTDOWN) {
+		}
+		grpc_completion_queue_destroy(g->cq);
+		grpc_shutdown();
+		if (g->wakefd >= 0) {
+			close(g->wakefd);
+		}
+		free(g);
+		return NULL;
+	}
+	LOG_INFO("grpc: %d channel(s) to %s (%s), keepalive %lld ms", g->n_channels, host,
+	         tls ? "TLS" : "h2c", (long long)opts->keepalive_ms);
+	return g;
+}
+
+/* STATUS, then initial metadata (which holds the send slot until it is
+ * written), then the first receive. */
+static int
+start_call_batches(struct rl_call *c)
+{
+	grpc_op status = {.op = GRPC_OP_RECV_STATUS_ON_CLIENT};
+	status.data.recv_status_on_client.trailing_metadata = &c->trailing_md;
+	status.data.recv_status_on_client.status = &c->status;
+	status.data.recv_status_on_client.status_details = &c->details;
+	status.data.recv_status_on_client.error_string = &c->error_string;
+	if (grpc_call_start_batch(c->call, &status, 1, &c->status_op, NULL) != GRPC_CALL_OK) {
+		return -1;
+	}
+	c->pending++;
+	grpc_op md = {.op = GRPC_OP_SEND_INITIAL_METADATA,
+	              .flags = GRPC_INITIAL_METADATA_WAIT_FOR_READY};
+	if (grpc_call_start_batch(c->call, &md, 1, &c->send_op, NULL) != GRPC_CALL_OK) {
+		grpc_call_cancel(c->call, NULL);
+		return 0; /* STATUS will report the end */
+	}
+	c->pending++;
+	c->sending = true;
+	grpc_op recv[2] = {{.op = GRPC_OP_RECV_INITIAL_METADATA}, {.op = GRPC_OP_RECV_MESSAGE}};
+	recv[0].data.recv_initial_metadata.recv_initial_metadata = &c->initial_md;
+	recv[1].data.recv_message.recv_message = &c->recv_bb;
+	if (grpc_call_start_batch(c->call, recv, 2, &c->recv_op, NULL) != GRPC_CALL_OK) {
+		grpc_call_cancel(c->call, NULL);
+		return 0;
+	}
+	c->pending++;
+	return 0;
+}
+
+struct rl_call *
+rl_grpc_open(struct rl_grpc *g, unsigned channel, rl_call_fn fn, void *arg)
+{
+	struct rl_call *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		return NULL;
+	}
+	*c = (struct rl_call){.g = g, .fn = fn, .arg = arg};
+	c->send_op = (struct op){OP_SEND, c};
+	c->recv_op = (struct op){OP_RECV, c};
+	c->status_op = (struct op){OP_STATUS, c};
+	c->details = grpc_empty_slice();
+	grpc_metadata_array_init(&c->initial_md);
+	grpc_metadata_array_init(&c->trailing_md);
+	grpc_slice method = grpc_slice_from_static_string(ROUTE_METHOD);
+	/* A long-lived stream: no deadline; our own timers end it. */
+	c->call = grpc_channel_create_call(g->channels[channel % (unsigned)g->n_channels], NULL,
+	                                   GRPC_PROPAGATE_DEFAULTS, g->cq, method, NULL,
+	                                   gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	if (c->call == NULL || start_call_batches(c) != 0) {
+		if (c->call != NULL) {
+			grpc_call_unref(c->call);
+		}
+		grpc_metadata_array_destroy(&c->initial_md);
+		grpc_metadata_array_destroy(&c->trailing_md);
+		free(c);
+		return NULL;
+	}
+	g->live_calls++;
+	return c;
+}
+
+int
+rl_call_send(struct rl_call *c, const uint8_t *data, size_t len)
+{
+	if (c->closed || c->released) {
+		return -1;
+	}
+	struct out_msg *m = malloc(sizeof(*m) + len);
+	if (m == NULL) {
+		return -1;
+	}
+	m->next = NULL;
+	m->len = len;
+	memcpy(m->data, data, len);
+	if (c->tail != NULL) {
+		c->tail->next = m;
+	} else {
+		c->head = m;
+	}
+	c->tail = m;
+	c->backlog++;
+	start_send(c);
+	return 0;
+}
+
+size_t
+rl_call_backlog(const struct rl_call *c)
+{
+	return c->backlog;
+}
+
+void
+rl_call_cancel(struct rl_call *c)
+{
+	if (!c->closed) {
+		grpc_call_cancel(c->call, NULL);
+	}
+}
+
+void
+rl_call_release(struct rl_call *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	rl_call_cancel(c);
+	c->released = true;
+	call_free_if_done(c);
+}
+
+const char *
+rl_grpc_channel_state(struct rl_grpc *g, unsigned channel)
+{
+	switch (grpc_channel_check_connectivity_state(
+	        g->channels[channel % (unsigned)g->n_channels], 0)) {
+	case GRPC_CHANNEL_IDLE:
+		return "IDLE";
+	case GRPC_CHANNEL_CONNECTING:
+		return "CONNECTING";
+	case GRPC_CHANNEL_READY:
+		return "READY";
+	case GRPC_CHANNEL_TRANSIENT_FAILURE:
+		return "TRANSIENT_FAILURE";
+	case GRPC_CHANNEL_SHUTDOWN:
+		return "SHUTDOWN";
+	}
+	return "?";
+}
+
+void
+rl_grpc_free(struct rl_grpc *g)
+{
+	if (g == NULL) {
+		return;
+	}
+	/* Released calls are cancelled; their last completions still have
+	 * to come back before the queue can go. */
+	for (int i = 0; i < 100 && g->live_calls > 0; i++) {
+		lf_loop_run_once(g->loop, 50);
+	}
+	if (g->live_calls > 0) {
+		LOG_WARN("grpc: %zu calls still open at shutdown", g->live_calls);
+	}
+	for (int i = 0; i < g->n_channels; i++) {
+		grpc_channel_destroy(g->channels[i]);
+	}
+	grpc_completion_queue_shutdown(g->cq);
+	pthread_join(g->pump, NULL);
+	completions_ready(g->loop, g->wakefd, 0, g); /* whatever came last */
+	grpc_completion_queue_destroy(g->cq);
+	lf_loop_unwatch(g->loop, g->wakefd);
+	close(g->wakefd);
+	pthread_mutex_destroy(&g->lock);
+	grpc_shutdown();
+	free(g);
+}
