@@ -84,6 +84,7 @@ struct rl_grpc {
 	pthread_mutex_t lock;
 	struct completion *head, *tail;
 	size_t live_calls;
+	struct rl_call *dispatching; /* the call whose completion is being handled */
 };
 
 /* ---- pump thread ------------------------------------------------------ */
@@ -188,13 +189,17 @@ start_recv(struct rl_call *c)
 static void
 on_send_done(struct rl_call *c, bool success)
 {
-	if (c->send_bb != NULL) {
+	bool was_message = c->send_bb != NULL;
+	if (was_message) {
 		grpc_byte_buffer_destroy(c->send_bb);
 		c->send_bb = NULL;
 		c->backlog--;
 	}
 	c->sending = false;
-	if (success) {
+	if (success && was_message && !c->released) {
+		c->fn(c->arg, c, RL_CALL_SENT, NULL, 0, 0, NULL);
+	}
+	if (success && !c->released) {
 		start_send(c);
 	}
 	/* On failure the STATUS batch reports why. */
@@ -257,6 +262,8 @@ completions_ready(struct lf_loop *loop, int fd, unsigned events, void *arg)
 		list = list->next;
 		struct rl_call *c = done->op->call;
 		c->pending--;
+		/* A handler may release the call: it is freed after, not under it. */
+		g->dispatching = c;
 		switch (done->op->kind) {
 		case OP_SEND:
 			on_send_done(c, done->success);
@@ -269,6 +276,7 @@ completions_ready(struct lf_loop *loop, int fd, unsigned events, void *arg)
 			break;
 		}
 		free(done);
+		g->dispatching = NULL;
 		call_free_if_done(c);
 	}
 }
@@ -462,7 +470,9 @@ rl_call_release(struct rl_call *c)
 	}
 	rl_call_cancel(c);
 	c->released = true;
-	call_free_if_done(c);
+	if (c->g->dispatching != c) {
+		call_free_if_done(c);
+	}
 }
 
 const char *

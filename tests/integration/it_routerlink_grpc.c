@@ -39,6 +39,9 @@ on_event(void *arg, struct rl_call *call, enum rl_call_event event, const uint8_
 		s->status = status;
 		return;
 	}
+	if (event == RL_CALL_SENT) {
+		return;
+	}
 	struct router_msg msg;
 	assert_int_equal(envelope_down_decode(data, len, &msg), 0);
 	if (msg.kind == ROUTER_MSG_EMPTY) {

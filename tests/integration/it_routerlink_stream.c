@@ -1,0 +1,228 @@
+/*
+ * Per-gateway streams against the fake Helium router: connect and send a
+ * signed uplink; the router's empty envelope -> backoff and a new stream;
+ * the router killed -> uplinks held, then delivered with their hold_time
+ * after it returns, the stale one dropped and counted.
+ */
+#include "harness.h"
+#include "th_router.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "grpc_link.h"
+#include "keys.h"
+#include "lf/loop.h"
+#include "stream.h"
+
+#define WAIT_MS 15000
+
+struct ctx {
+	struct lf_loop *loop;
+	struct rl_grpc *grpc;
+	struct rl_streams *streams;
+	struct rl_stream *s;
+	int connects, attempts, sent, stale, full;
+	uint64_t last_hold;
+};
+
+static void
+on_state(void *arg, struct rl_stream *s, enum rl_stream_state state)
+{
+	struct ctx *c = arg;
+	if (state == RL_STREAM_CONNECTED) {
+		c->connects++;
+	}
+}
+
+static void
+on_sent(void *arg, struct rl_stream *s, const struct uplink *up, uint64_t hold_ms)
+{
+	struct ctx *c = arg;
+	c->sent++;
+	c->last_hold = hold_ms;
+}
+
+static void
+on_drop(void *arg, struct rl_stream *s, enum rl_drop why, unsigned n)
+{
+	struct ctx *c = arg;
+	if (why == RL_DROP_STALE) {
+		c->stale += (int)n;
+	} else if (why == RL_DROP_QUEUE_FULL) {
+		c->full += (int)n;
+	}
+}
+
+static void
+on_attempt(void *arg, struct rl_stream *s)
+{
+	((struct ctx *)arg)->attempts++;
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+make_uplink(struct uplink *u, uint8_t seq, int64_t received_at_ms)
+{
+	memset(u, 0, sizeof(*u));
+	u->eui = 0xaa555a0000000201ULL;
+	/* An unconfirmed data up: MHDR 0x40, DevAddr, FCtrl, FCnt, FPort, payload, MIC. */
+	const uint8_t phy[] = {0x40, 0x04, 0x03, 0x02, 0x01, 0x00, seq,
+	                       0x00, 0x01, 0xaa, 0xbb, 0xcc, 0xdd, 0xee};
+	memcpy(u->payload, phy, sizeof(phy));
+	u->payload_len = sizeof(phy);
+	u->tmst = 1000u + seq;
+	u->rssi = -90;
+	u->snr = 5.5f;
+	u->frequency = 904300000;
+	u->datarate = HELIUM__DATA_RATE__SF9BW125;
+	u->received_at_ms = received_at_ms;
+}
+
+static bool
+wait_for(struct ctx *c, const int *counter, int want, int timeout_ms)
+{
+	int64_t deadline = lf_now_ms() + timeout_ms;
+	while (*counter < want && lf_now_ms() < deadline) {
+		lf_loop_run_once(c->loop, 20);
+	}
+	return *counter >= want;
+}
+
+/* Runs our loop (gRPC completions are handled there) until the router
+ * has logged `want` events of that kind for the gateway. */
+static bool
+wait_router(struct ctx *c, struct th_router *r, const char *ev, const char *hex, int want)
+{
+	int64_t deadline = lf_now_ms() + WAIT_MS;
+	while (th_router_count_events(r, ev, hex) < want && lf_now_ms() < deadline) {
+		lf_loop_run_once(c->loop, 20);
+	}
+	return th_router_count_events(r, ev, hex) >= want;
+}
+
+static void
+test_stream_lifecycle(void **state)
+{
+	struct th_router *r = *state;
+	struct ctx c = {0};
+	c.loop = lf_loop_new();
+	char uri[64];
+	snprintf(uri, sizeof(uri), "http://127.0.0.1:%u", r->port);
+	struct rl_grpc_options gopts = {.uri = uri, .channels = 1, .keepalive_ms = 30000};
+	c.grpc = rl_grpc_new(c.loop, &gopts);
+	assert_non_null(c.grpc);
+	struct rl_stream_config cfg = {.region = HELIUM__REGION__US915,
+	                               .queue_size = 100,
+	                               .queue_max_age_ms = 60000,
+	                               .backoff_min_ms = 200,
+	                               .backoff_max_ms = 1000,
+	                               .recycle_ms = 600000,
+	                               .connect_timeout_ms = 10000};
+	struct rl_stream_hooks hooks = {.on_state = on_state,
+	                                .on_sent = on_sent,
+	                                .on_drop = on_drop,
+	                                .on_attempt = on_attempt};
+	c.streams = rl_streams_new(c.loop, c.grpc, &cfg, &hooks, &c);
+	struct gateway_key key;
+	keys_session_new(&key);
+	uint8_t bin[33];
+	char hex[67];
+	keys_public_bin(&key, bin);
+	for (int i = 0; i < 33; i++) {
+		sprintf(hex + 2 * i, "%02x", bin[i]);
+	}
+	c.s = rl_streams_add(c.streams, 0xaa555a0000000201ULL, &key);
+	assert_non_null(c.s);
+	assert_true(wait_for(&c, &c.connects, 1, WAIT_MS));
+
+	/* Connected: an uplink goes out at once, signed by the session key. */
+	struct uplink u;
+	make_uplink(&u, 1, wall_ms());
+	rl_stream_uplink(c.s, &u);
+	assert_true(wait_router(&c, r, "packet", hex, 1));
+	struct th_router_event *e = th_router_wait_event(r, "packet", hex, WAIT_MS);
+	assert_non_null(e);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(e->root, "verified")));
+	assert_string_equal(cJSON_GetObjectItem(e->root, "signed_by")->valuestring, "session");
+	th_router_event_free(e);
+
+	/* The router ends the stream: backoff, then a new stream and session. */
+	char cmd[160], reply[256];
+	snprintf(cmd, sizeof(cmd), "{\"cmd\":\"end_stream\",\"gateway\":\"%s\"}", hex);
+	assert_int_equal(th_router_cmd(r, cmd, reply, sizeof(reply)), 0);
+	assert_true(wait_for(&c, &c.connects, 2, WAIT_MS));
+	assert_int_equal(c.attempts, 2);
+
+	/* The router dies: uplinks are held; one is already too old. */
+	assert_int_equal(th_router_kill(r), 0);
+	int64_t down_at = wall_ms();
+	make_uplink(&u, 2, down_at - 120000);
+	rl_stream_uplink(c.s, &u);
+	for (uint8_t i = 3; i < 6; i++) {
+		lf_loop_run_once(c.loop, 100);
+		make_uplink(&u, i, wall_ms());
+		rl_stream_uplink(c.s, &u);
+	}
+	assert_int_equal(c.sent, 1);
+	assert_true(rl_stream_state(c.s) != RL_STREAM_CONNECTED);
+	assert_int_equal(c.stale, 1); /* dropped while held, counted */
+	assert_int_equal((int)rl_stream_held(c.s), 3);
+	lf_loop_run_once(c.loop, 500);
+	assert_int_equal(th_router_restart(r), 0);
+	assert_true(wait_for(&c, &c.sent, 4, WAIT_MS));
+	assert_true(wait_router(&c, r, "packet", hex, 3));
+	/* Held since the kill: hold_time says so. */
+	assert_true(c.last_hold >= 500);
+	assert_int_equal(c.stale, 1);
+	assert_int_equal(th_router_count_events(r, "packet", hex), 3);
+
+	rl_streams_free(c.streams);
+	rl_grpc_free(c.grpc);
+	lf_loop_free(c.loop);
+	keys_wipe(&key);
+}
+
+static struct th_env env;
+static struct th_router router;
+
+static int
+setup(void **state)
+{
+	if (th_env_init(&env, "rlstream") != 0 || th_router_start(&router, &env, 0) != 0) {
+		return -1;
+	}
+	*state = &router;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	th_router_stop(&router);
+	th_router_free(&router);
+	return 0;
+}
+
+int
+main(void)
+{
+	if (sodium_init() < 0) {
+		return 1;
+	}
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_stream_lifecycle),
+	};
+	int failed = cmocka_run_group_tests_name("it_routerlink_stream", tests, setup, teardown);
+	th_env_finish(&env, failed != 0);
+	return failed;
+}
