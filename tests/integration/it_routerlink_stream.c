@@ -165,6 +165,12 @@ test_stream_lifecycle(void **state)
 
 	/* The router dies: uplinks are held; one is already too old. */
 	assert_int_equal(th_router_kill(r), 0);
+	/* Once the stream has noticed (what a dying call had already written
+	 * to the socket is beyond recall: the router sends no per-packet ack). */
+	int64_t deadline = lf_now_ms() + WAIT_MS;
+	while (rl_stream_state(c.s) == RL_STREAM_CONNECTED && lf_now_ms() < deadline) {
+		lf_loop_run_once(c.loop, 20);
+	}
 	int64_t down_at = wall_ms();
 	make_uplink(&u, 2, down_at - 120000);
 	rl_stream_uplink(c.s, &u);
