@@ -203,9 +203,9 @@ static void
 publish_down(struct routerlink *rl, struct rl_gateway *gw, const char *id,
              const struct router_window *w, const struct router_msg *msg)
 {
-	char json[RL_DOWN_JSON_MAX], err[200], topic[256];
+	char json[RL_DOWN_JSON_MAX], err[200] = "", topic[256];
 	if (rl_downlink_build(id, w, msg->payload, msg->payload_len, rl->powe, json, sizeof(json),
-	                      err, sizeof(err)) != 0) {
+	                      err, sizeof(err)) < 0) {
 		lf_metric_inc(counter(rl, "downlinks_dropped_total",
 		                      "Router downlinks that could not be sent, by reason",
 		                      "reason", "unsupported_window"));

@@ -1,0 +1,172 @@
+/*
+ * The whole uplink and downlink path: a UDP gateway -> bridge -> MQTT ->
+ * routerlink -> gRPC -> the fake Helium router (Node grpc-js), and back:
+ * the packet reaches the router signed by the session key with the
+ * rxpk's fields; a router downlink reaches the gateway as a PULL_RESP at
+ * the right tmst; TOO_LATE on rx1 brings rx2; the Hotspot's key and
+ * address survive a routerlink kill -9.
+ */
+#include "harness.h"
+#include "th_router.h"
+#include "th_routerlink.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WAIT_MS 15000
+#define MAC     "aa555a0000000e01"
+
+static struct th_suite suite = {.name = "rle2e"};
+static struct th_router router;
+static struct th_daemon routerlink;
+static struct th_gateway gw;
+static char gw_hex[80];
+
+/* The gateway's uplink: a join request, as a forwarder would send it. */
+static const char PUSH[] =
+        "{\"rxpk\":[{\"tmst\":3512348611,\"chan\":2,\"rfch\":0,\"freq\":903.900000,\"stat\":1,"
+        "\"modu\":\"LORA\",\"datr\":\"SF10BW125\",\"codr\":\"4/5\",\"rssi\":-80,\"lsnr\":7.5,"
+        "\"size\":23,\"data\":\"AAEAAAAAAAAAAgAAAAAAAAADBAUGBwg=\"}]}";
+
+static int
+setup(void **state)
+{
+	*state = &suite;
+	if (th_suite_setup(state) != 0) {
+		return -1;
+	}
+	struct th_suite *s = *state;
+	if (th_router_start(&router, &s->env, 0) != 0 ||
+	    th_routerlink_start(&routerlink, &s->env, &s->broker, &router, "it-rl", NULL) != 0 ||
+	    th_gw_open(&gw, MAC, NULL, s->bridge.udp_port) != 0 || th_gw_pull(&gw) != 0) {
+		return -1;
+	}
+	/* First sight: the bridge's state makes routerlink create the key and
+	 * register the Hotspot. */
+	struct th_router_event *e = th_router_wait_event(&router, "register", NULL, WAIT_MS);
+	if (e == NULL) {
+		return -1;
+	}
+	snprintf(gw_hex, sizeof(gw_hex), "%s",
+	         cJSON_GetObjectItem(e->root, "gateway")->valuestring);
+	th_router_event_free(e);
+	e = th_router_wait_event(&router, "session_init", gw_hex, WAIT_MS);
+	th_router_event_free(e);
+	return e != NULL ? 0 : -1;
+}
+
+static void
+test_uplink_reaches_the_router_signed(void **state)
+{
+	struct th_suite *s = *state;
+	assert_int_equal(th_gw_push(&gw, PUSH), 0);
+	struct th_router_event *e = th_router_wait_event(&router, "packet", gw_hex, WAIT_MS);
+	assert_non_null(e);
+	cJSON *p = e->root;
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(p, "verified")));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(p, "canonical")));
+	assert_string_equal(cJSON_GetObjectItem(p, "signed_by")->valuestring, "session");
+	assert_string_equal(cJSON_GetObjectItem(p, "payload")->valuestring,
+	                    "AAEAAAAAAAAAAgAAAAAAAAADBAUGBwg=");
+	assert_true(cJSON_GetObjectItem(p, "timestamp")->valuedouble == 3512348611.0);
+	assert_true(cJSON_GetObjectItem(p, "frequency")->valuedouble == 903900000.0);
+	assert_true(cJSON_GetObjectItem(p, "rssi")->valuedouble == -80.0);
+	assert_string_equal(cJSON_GetObjectItem(p, "datarate")->valuestring, "SF10BW125");
+	assert_string_equal(cJSON_GetObjectItem(p, "region")->valuestring, "US915");
+	/* Held only for the trip through the broker. */
+	assert_true(cJSON_GetObjectItem(p, "hold_time")->valuedouble < 2000);
+	th_router_event_free(e);
+	(void)s;
+}
+
+static void
+expect_pull_resp(uint64_t tmst, const char *datr, struct th_pull_resp *r)
+{
+	assert_int_equal(th_gw_recv_pull_resp(&gw, r, WAIT_MS), 0);
+	const cJSON *txpk = cJSON_GetObjectItem(r->root, "txpk");
+	assert_non_null(txpk);
+	assert_true(cJSON_GetObjectItem(txpk, "tmst")->valuedouble == (double)tmst);
+	assert_string_equal(cJSON_GetObjectItem(txpk, "datr")->valuestring, datr);
+	assert_true(cJSON_GetObjectItem(txpk, "freq")->valuedouble == 923.3);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(txpk, "ipol")));
+	assert_string_equal(cJSON_GetObjectItem(txpk, "data")->valuestring, "IAECAwQF");
+}
+
+static void
+test_downlink_and_rx2_after_too_late(void **state)
+{
+	char cmd[512], reply[256];
+	snprintf(cmd, sizeof(cmd),
+	         "{\"cmd\":\"downlink\",\"gateway\":\"%s\",\"payload\":\"IAECAwQF\","
+	         "\"rx1\":{\"timestamp\":3517348611,\"frequency\":923300000,"
+	         "\"datarate\":\"SF10BW500\",\"immediate\":false},"
+	         "\"rx2\":{\"timestamp\":3518348611,\"frequency\":923300000,"
+	         "\"datarate\":\"SF12BW500\",\"immediate\":false}}",
+	         gw_hex);
+	assert_int_equal(th_router_cmd(&router, cmd, reply, sizeof(reply)), 0);
+	struct th_pull_resp r;
+	expect_pull_resp(3517348611ULL, "SF10BW500", &r);
+	/* The gateway is too late for rx1: routerlink sends rx2. */
+	const char late[] = "{\"txpk_ack\":{\"error\":\"TOO_LATE\"}}";
+	assert_int_equal(th_gw_send(&gw, TH_DOWN, 2, r.token, TH_TX_ACK, late, strlen(late)), 0);
+	th_pull_resp_free(&r);
+	expect_pull_resp(3518348611ULL, "SF12BW500", &r);
+	assert_int_equal(th_gw_send(&gw, TH_DOWN, 2, r.token, TH_TX_ACK, NULL, 0), 0);
+	th_pull_resp_free(&r);
+}
+
+static char *
+hotspot_key(struct th_suite *s)
+{
+	struct th_msg *m = th_mqtt_read_retained(&s->broker, "lorawan/" MAC "/hotspot", WAIT_MS);
+	assert_non_null(m);
+	cJSON *h = TH_PARSE(m->payload);
+	const cJSON *pk = cJSON_GetObjectItem(h, "public_key");
+	assert_true(cJSON_IsString(pk));
+	char *key = strdup(pk->valuestring);
+	cJSON_Delete(h);
+	th_msg_free(m);
+	return key;
+}
+
+static void
+test_key_survives_kill_9(void **state)
+{
+	struct th_suite *s = *state;
+	char *before = hotspot_key(s);
+	assert_true(before[0] == '1'); /* b58check with version 0 */
+	assert_int_equal(th_daemon_kill(&routerlink), 0);
+	th_router_discard_events(&router, "register", NULL);
+	assert_int_equal(th_routerlink_restart(&routerlink), 0);
+	/* The key on disk is loaded at start: the same Hotspot registers. */
+	struct th_router_event *e = th_router_wait_event(&router, "register", gw_hex, WAIT_MS);
+	assert_non_null(e);
+	th_router_event_free(e);
+	char *after = hotspot_key(s);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
+static int
+teardown(void **state)
+{
+	th_gw_close(&gw);
+	int rc = th_daemon_stop(&routerlink);
+	th_router_stop(&router);
+	th_router_free(&router);
+	return rc == 0 ? 0 : -1;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_uplink_reaches_the_router_signed),
+	        cmocka_unit_test(test_downlink_and_rx2_after_too_late),
+	        cmocka_unit_test(test_key_survives_kill_9),
+	};
+	int failed = cmocka_run_group_tests_name("it_routerlink_e2e", tests, setup, teardown);
+	return th_suite_finish(&suite, failed);
+}
