@@ -4,7 +4,7 @@
  * requests (rx2 after a TOO_EARLY/TOO_LATE ack), and every gateway's
  * Hotspot state is published retained on `<prefix>/<mac>/hotspot`.
  */
-#include "daemon.h"
+#include "daemon_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -31,57 +31,9 @@
 #include "stream.h"
 #include "uplink_codec.h"
 
-#define PENDING_TTL_MS      10000
-#define HOTSPOT_REFRESH_MS  30000
-#define METRICS_INTERVAL_MS 10000
-
-struct rl_gateway {
-	uint64_t eui;
-	char mac[LF_EUI_STRLEN];
-	char address[HELIUM_ADDRESS_MAX];
-	bool disabled; /* its key could not be read: never regenerated */
-	struct rl_stream *stream;
-	uint64_t uplinks, downlinks;
-	int64_t last_uplink_ms; /* wall clock; 0: never */
-	bool dirty;             /* counters changed since the last hotspot message */
-};
-
-/* A router downlink sent as rx1, kept for its rx2 until the ack comes. */
-struct pending_down {
-	struct pending_down *next;
-	char id[32];
-	uint64_t eui;
-	int64_t expires_ms;
-	struct router_msg msg;
-};
-
-struct routerlink {
-	const struct routerlink_settings *settings;
-	const struct routerlink_config *cfg;
-	const char *prefix;
-	int qos;
-	char instance[64];
-	char started_at[LF_RFC3339_LEN];
-	char self_topic[160];
-	Helium__Region region;
-	int powe;
-
-	struct lf_loop *loop;
-	struct lf_mqtt *mqtt;
-	struct lf_metrics *metrics;
-	struct rl_grpc *grpc;
-	struct rl_streams *streams;
-	struct lf_u64map gateways;
-	struct pending_down *pending;
-	uint64_t next_down_id;
-
-	struct lf_metric *m_uplinks_in, *m_uplinks_sent, *m_downlinks, *m_rx2, *m_attempts;
-	struct lf_metric *m_keys_created, *m_gateways, *m_connected;
-};
-
-static struct lf_metric *
-counter(struct routerlink *rl, const char *name, const char *help, const char *label,
-        const char *value)
+struct lf_metric *
+routerlink_counter(struct routerlink *rl, const char *name, const char *help, const char *label,
+                   const char *value)
 {
 	return lf_metrics_get(rl->metrics, LF_METRIC_COUNTER, name, help, label, value);
 }
@@ -168,10 +120,10 @@ gateway_get(struct routerlink *rl, uint64_t eui)
 	int rc = keys_load_or_create(rl->cfg->keys_dir, eui, &key, &created, err, sizeof(err));
 	if (rc != 0) {
 		gw->disabled = true;
-		lf_metric_inc(
-		        counter(rl, "keys_failed_total",
-		                "Gateways disabled because their key could not be read or made",
-		                NULL, NULL));
+		lf_metric_inc(routerlink_counter(
+		        rl, "keys_failed_total",
+		        "Gateways disabled because their key could not be read or made", NULL,
+		        NULL));
 		LOG_ERROR("gateway %s disabled: %s", gw->mac, err);
 		publish_hotspot(rl, gw);
 		return gw;
@@ -206,9 +158,10 @@ publish_down(struct routerlink *rl, struct rl_gateway *gw, const char *id,
 	char json[RL_DOWN_JSON_MAX], err[200] = "", topic[256];
 	if (rl_downlink_build(id, w, msg->payload, msg->payload_len, rl->powe, json, sizeof(json),
 	                      err, sizeof(err)) < 0) {
-		lf_metric_inc(counter(rl, "downlinks_dropped_total",
-		                      "Router downlinks that could not be sent, by reason",
-		                      "reason", "unsupported_window"));
+		lf_metric_inc(
+		        routerlink_counter(rl, "downlinks_dropped_total",
+		                           "Router downlinks that could not be sent, by reason",
+		                           "reason", "unsupported_window"));
 		LOG_WARN("gateway %s: router downlink dropped: %s", gw->mac, err);
 		return;
 	}
@@ -233,6 +186,7 @@ on_stream_downlink(void *arg, struct rl_stream *s, const struct router_msg *msg)
 	p->msg = *msg;
 	gw->downlinks++;
 	gw->dirty = true;
+	packets_add_downlink(rl, gw, msg);
 	lf_metric_inc(rl->m_downlinks);
 	publish_down(rl, gw, p->id, &msg->rx1, msg);
 	p->next = rl->pending;
@@ -269,9 +223,9 @@ handle_ack(struct routerlink *rl, const void *payload, size_t len)
 		LOG_DEBUG("gateway %s: %s for %s, sending rx2", gw->mac, error, p->id);
 		publish_down(rl, gw, rx2_id, &w, &p->msg);
 	} else if (strcmp(error, "NONE") != 0) {
-		lf_metric_inc(counter(rl, "downlink_errors_total",
-		                      "Acks of router downlinks with an error, by error", "error",
-		                      error));
+		lf_metric_inc(routerlink_counter(rl, "downlink_errors_total",
+		                                 "Acks of router downlinks with an error, by error",
+		                                 "error", error));
 	}
 	free(p);
 }
@@ -315,8 +269,8 @@ on_stream_drop(void *arg, struct rl_stream *s, enum rl_drop why, unsigned n)
 {
 	struct routerlink *rl = arg;
 	static const char *const names[] = {"queue_full", "stale", "encode"};
-	lf_metric_add(counter(rl, "uplinks_dropped_total", "Uplinks not sent, by reason", "reason",
-	                      names[why]),
+	lf_metric_add(routerlink_counter(rl, "uplinks_dropped_total", "Uplinks not sent, by reason",
+	                                 "reason", names[why]),
 	              n);
 }
 
@@ -358,22 +312,23 @@ handle_up(struct routerlink *rl, uint64_t eui, const void *payload, size_t len)
 	enum uplink_drop why = rl_uplink_decode(payload, len, eui, &up, err, sizeof(err));
 	if (why != UPLINK_OK) {
 		/* Filtering is normal (CRC, FSK, downlink frames); count it all. */
-		lf_metric_inc(counter(rl, "uplinks_filtered_total",
-		                      "Messages on up not sent to the router, by reason", "reason",
-		                      uplink_drop_name(why)));
+		lf_metric_inc(routerlink_counter(rl, "uplinks_filtered_total",
+		                                 "Messages on up not sent to the router, by reason",
+		                                 "reason", uplink_drop_name(why)));
 		LOG_DEBUG("up for %016" PRIx64 " not sent: %s", eui, err);
 		return;
 	}
 	struct rl_gateway *gw = gateway_get(rl, eui);
 	if (gw == NULL || gw->disabled || gw->stream == NULL) {
-		lf_metric_inc(counter(rl, "uplinks_filtered_total",
-		                      "Messages on up not sent to the router, by reason", "reason",
-		                      "gateway_disabled"));
+		lf_metric_inc(routerlink_counter(rl, "uplinks_filtered_total",
+		                                 "Messages on up not sent to the router, by reason",
+		                                 "reason", "gateway_disabled"));
 		return;
 	}
 	gw->uplinks++;
 	gw->last_uplink_ms = up.received_at_ms;
 	gw->dirty = true;
+	packets_add_uplink(rl, gw, &up);
 	rl_stream_uplink(gw->stream, &up);
 }
 
@@ -395,9 +350,14 @@ on_mqtt_message(struct lf_mqtt *mqtt, const struct mosquitto_message *msg,
 	struct routerlink *rl = arg;
 	uint64_t eui;
 	const char *leaf;
+	if (strncmp(msg->topic, RPC_TOPIC_PREFIX, strlen(RPC_TOPIC_PREFIX)) == 0) {
+		rpc_handle(rl, msg, props);
+		return;
+	}
 	if (split_topic(rl, msg->topic, &eui, &leaf) != 0) {
-		lf_metric_inc(counter(rl, "mqtt_bad_topic_total",
-		                      "Messages on a topic whose MAC is not an EUI", NULL, NULL));
+		lf_metric_inc(routerlink_counter(rl, "mqtt_bad_topic_total",
+		                                 "Messages on a topic whose MAC is not an EUI",
+		                                 NULL, NULL));
 		return;
 	}
 	size_t len = (size_t)msg->payloadlen;
@@ -466,16 +426,18 @@ on_signal(struct lf_loop *loop, int signo, void *arg)
 static void
 register_metrics(struct routerlink *rl)
 {
-	rl->m_uplinks_in =
-	        counter(rl, "uplinks_received_total", "Messages received on up", NULL, NULL);
-	rl->m_uplinks_sent = counter(rl, "uplinks_sent_total",
-	                             "Signed uplinks written to the router", NULL, NULL);
-	rl->m_downlinks = counter(rl, "downlinks_total", "Downlinks from the router", NULL, NULL);
-	rl->m_rx2 = counter(rl, "downlinks_rx2_total",
-	                    "rx2 windows sent after TOO_EARLY or TOO_LATE", NULL, NULL);
-	rl->m_attempts = counter(rl, "router_connect_attempts_total",
-	                         "Streams opened to the router", NULL, NULL);
-	rl->m_keys_created = counter(rl, "keys_created_total", "Hotspot keys made", NULL, NULL);
+	rl->m_uplinks_in = routerlink_counter(rl, "uplinks_received_total",
+	                                      "Messages received on up", NULL, NULL);
+	rl->m_uplinks_sent = routerlink_counter(rl, "uplinks_sent_total",
+	                                        "Signed uplinks written to the router", NULL, NULL);
+	rl->m_downlinks =
+	        routerlink_counter(rl, "downlinks_total", "Downlinks from the router", NULL, NULL);
+	rl->m_rx2 = routerlink_counter(rl, "downlinks_rx2_total",
+	                               "rx2 windows sent after TOO_EARLY or TOO_LATE", NULL, NULL);
+	rl->m_attempts = routerlink_counter(rl, "router_connect_attempts_total",
+	                                    "Streams opened to the router", NULL, NULL);
+	rl->m_keys_created =
+	        routerlink_counter(rl, "keys_created_total", "Hotspot keys made", NULL, NULL);
 	rl->m_gateways = lf_metrics_gauge(rl->metrics, "gateways", "Gateways with a Hotspot");
 	rl->m_connected = lf_metrics_gauge(rl->metrics, "gateways_connected",
 	                                   "Gateways whose router stream is connected");
@@ -515,6 +477,9 @@ start_mqtt(struct routerlink *rl)
 		if (lf_mqtt_subscribe(rl->mqtt, topic, rl->qos) != 0) {
 			return -1;
 		}
+	}
+	if (lf_mqtt_subscribe(rl->mqtt, RPC_TOPIC_PREFIX "+", 1) != 0) {
+		return -1;
 	}
 	return lf_mqtt_start(rl->mqtt);
 }
@@ -631,6 +596,7 @@ routerlink_free(struct routerlink *rl)
 	rl_grpc_free(rl->grpc);
 	struct rl_gateway *gw;
 	for (size_t i = 0; (gw = lf_u64map_next(&rl->gateways, &i, NULL)) != NULL;) {
+		free(gw->ring);
 		free(gw);
 	}
 	lf_u64map_clear(&rl->gateways);

@@ -1,7 +1,13 @@
 #include "th_routerlink.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
 
 #define READY_MS 15000
 
@@ -65,4 +71,63 @@ int
 th_routerlink_restart(struct th_daemon *d)
 {
 	return spawn_and_wait(d);
+}
+
+struct rpc_wait {
+	char *reply;
+	bool corr_ok;
+};
+
+static void
+rpc_on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg,
+               const mosquitto_property *props)
+{
+	struct rpc_wait *w = arg;
+	void *corr = NULL;
+	uint16_t len = 0;
+	mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr, &len, false);
+	w->corr_ok = corr != NULL && len == 8 && memcmp(corr, "req-0001", 8) == 0;
+	free(corr);
+	w->reply = strndup(msg->payload, (size_t)msg->payloadlen);
+}
+
+char *
+th_rpc_request(const struct th_broker *b, const char *method, const char *json, int timeout_ms)
+{
+	struct rpc_wait w = {0};
+	struct mosquitto *m = mosquitto_new(NULL, true, &w);
+	if (m == NULL) {
+		return NULL;
+	}
+	mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	mosquitto_message_v5_callback_set(m, rpc_on_message);
+	char reply_topic[64], topic[128];
+	snprintf(reply_topic, sizeof(reply_topic), "th/rpc-reply/%d", (int)getpid());
+	snprintf(topic, sizeof(topic), "lorafleet/rpc/routerlink/%s", method);
+	int64_t deadline = lf_now_ms() + timeout_ms;
+	if (mosquitto_connect_bind_v5(m, "127.0.0.1", b->port, 30, NULL, NULL) != 0 ||
+	    mosquitto_subscribe(m, NULL, reply_topic, 1) != 0) {
+		mosquitto_destroy(m);
+		return NULL;
+	}
+	/* Let the SUBACK arrive before asking, so the reply cannot be missed. */
+	for (int i = 0; i < 10; i++) {
+		mosquitto_loop(m, 20, 1);
+	}
+	mosquitto_property *props = NULL;
+	mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, reply_topic);
+	mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, "req-0001", 8);
+	mosquitto_publish_v5(m, NULL, topic, (int)strlen(json), json, 1, false, props);
+	mosquitto_property_free_all(&props);
+	while (w.reply == NULL && lf_now_ms() < deadline) {
+		mosquitto_loop(m, 50, 1);
+	}
+	mosquitto_disconnect(m);
+	mosquitto_destroy(m);
+	if (w.reply != NULL && !w.corr_ok) {
+		fprintf(stderr, "harness: rpc reply with the wrong correlation data\n");
+		free(w.reply);
+		return NULL;
+	}
+	return w.reply;
 }

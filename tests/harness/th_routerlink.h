@@ -20,4 +20,12 @@ int th_routerlink_restart(struct th_daemon *d);
 /* <temp dir>/keys-<instance>, where its keys are. */
 void th_routerlink_keys_dir(const struct th_daemon *d, char *out, size_t outlen);
 
+/*
+ * One MQTT v5 request to routerlink (lorafleet/rpc/routerlink/<method>)
+ * with a response topic and correlation data, through libmosquitto (the
+ * protocol apigw uses). Returns the reply's payload (malloc'd), or NULL
+ * on timeout or when the reply's correlation data is not the request's.
+ */
+char *th_rpc_request(const struct th_broker *b, const char *method, const char *json,
+                     int timeout_ms);
 #endif

@@ -10,6 +10,7 @@
 #include "th_router.h"
 #include "th_routerlink.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,69 @@ test_downlink_and_rx2_after_too_late(void **state)
 	th_pull_resp_free(&r);
 }
 
+static cJSON *
+rpc(struct th_suite *s, const char *method, const char *json, int want_status)
+{
+	char *reply = th_rpc_request(&s->broker, method, json, WAIT_MS);
+	assert_non_null(reply);
+	cJSON *r = TH_PARSE(reply);
+	free(reply);
+	const cJSON *status = cJSON_GetObjectItem(r, "status");
+	assert_true(cJSON_IsNumber(status));
+	assert_int_equal(status->valueint, want_status);
+	if (want_status != 200) {
+		assert_true(cJSON_IsString(cJSON_GetObjectItem(r, "error")));
+	}
+	return r;
+}
+
+static void
+test_packets_query(void **state)
+{
+	struct th_suite *s = *state;
+	cJSON *r = rpc(s, "packets", "{\"mac\":\"AA:55:5A:00:00:00:0E:01\"}", 200);
+	assert_string_equal(cJSON_GetObjectItem(r, "mac")->valuestring, MAC);
+	const cJSON *list = cJSON_GetObjectItem(r, "packets");
+	assert_int_equal(cJSON_GetArraySize(list), 2);
+	const cJSON *up = cJSON_GetArrayItem(list, 0), *down = cJSON_GetArrayItem(list, 1);
+	assert_string_equal(cJSON_GetObjectItem(up, "direction")->valuestring, "up");
+	assert_string_equal(cJSON_GetObjectItem(up, "frame_type")->valuestring, "JoinRequest");
+	assert_string_equal(cJSON_GetObjectItem(up, "spreading_factor")->valuestring, "SF10BW125");
+	assert_true(cJSON_GetObjectItem(up, "frequency")->valuedouble == 903.9);
+	assert_int_equal(cJSON_GetObjectItem(up, "rssi")->valueint, -80);
+	assert_true(cJSON_GetObjectItem(up, "snr")->valuedouble == 7.5);
+	assert_int_equal(cJSON_GetObjectItem(up, "payload_size")->valueint, 23);
+	assert_string_equal(cJSON_GetObjectItem(down, "direction")->valuestring, "down");
+	/* Six bytes are too short for any LoRaWAN frame. */
+	assert_string_equal(cJSON_GetObjectItem(down, "frame_type")->valuestring, "Unknown");
+	assert_int_equal(cJSON_GetObjectItem(down, "payload_size")->valueint, 6);
+	cJSON_Delete(r);
+	cJSON_Delete(rpc(s, "packets", "{\"mac\":\"0011223344556677\"}", 404));
+	cJSON_Delete(rpc(s, "packets", "{\"mac\":\"zz\"}", 400));
+	cJSON_Delete(rpc(s, "packets", "[1,2]", 400));
+	cJSON_Delete(rpc(s, "nosuch", "{\"mac\":\"" MAC "\"}", 404));
+}
+
+static void
+test_sign_with_the_gateway_key(void **state)
+{
+	struct th_suite *s = *state;
+	cJSON *r = rpc(s, "sign", "{\"mac\":\"" MAC "\",\"data\":\"aGVsbG8gaGVsaXVt\"}", 200);
+	const char *sig64 = cJSON_GetObjectItem(r, "signature")->valuestring;
+	uint8_t sig[64], pk[33];
+	assert_int_equal(lf_base64_decode(sig64, strlen(sig64), sig, sizeof(sig)), 64);
+	for (int i = 0; i < 33; i++) {
+		sscanf(gw_hex + 2 * i, "%2hhx", &pk[i]);
+	}
+	/* Verified with the Hotspot's public key, as the router knows it. */
+	assert_int_equal(
+	        crypto_sign_verify_detached(sig, (const uint8_t *)"hello helium", 12, pk + 1), 0);
+	cJSON_Delete(r);
+	cJSON_Delete(rpc(s, "sign", "{\"mac\":\"" MAC "\",\"data\":\"%%%\"}", 400));
+	cJSON_Delete(rpc(s, "sign", "{\"mac\":\"" MAC "\"}", 400));
+	cJSON_Delete(rpc(s, "sign", "{\"mac\":\"0011223344556677\",\"data\":\"AA==\"}", 404));
+}
+
 static char *
 hotspot_key(struct th_suite *s)
 {
@@ -165,6 +229,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_uplink_reaches_the_router_signed),
 	        cmocka_unit_test(test_downlink_and_rx2_after_too_late),
+	        cmocka_unit_test(test_packets_query),
+	        cmocka_unit_test(test_sign_with_the_gateway_key),
 	        cmocka_unit_test(test_key_survives_kill_9),
 	};
 	int failed = cmocka_run_group_tests_name("it_routerlink_e2e", tests, setup, teardown);
