@@ -136,6 +136,14 @@ const struct lf_cfg_option routerlink_cfg_options[] = {
          .min = 1,
          .max = 16,
          .help = "gRPC channels (separate HTTP/2 connections) the streams are spread over"},
+        {.name = "metrics_interval",
+         .type = LF_CFG_DURATION,
+         .offset = OPT(metrics_interval),
+         .default_value = "10s",
+         .min = 1 * MS_PER_S,
+         .max = 60 * MS_PER_MIN,
+         .help = "how often the retained metrics snapshot (and changed hotspot counters) is "
+                 "published"},
         {.name = NULL},
 };
 

@@ -413,7 +413,7 @@ housekeeping(struct lf_loop *loop, void *arg)
 		lf_mqtt_publish(rl->mqtt, topic, text, strlen(text), 0, true);
 	}
 	free(text);
-	return METRICS_INTERVAL_MS;
+	return rl->cfg->metrics_interval;
 }
 
 static void
@@ -555,7 +555,7 @@ routerlink_new(const struct routerlink_settings *settings)
 		routerlink_free(rl);
 		return NULL;
 	}
-	lf_loop_timer_add(rl->loop, METRICS_INTERVAL_MS, housekeeping, rl);
+	lf_loop_timer_add(rl->loop, rl->cfg->metrics_interval, housekeeping, rl);
 	/* Every Hotspot already on disk reconnects at once, before its
 	 * gateway's first uplink. */
 	if (keys_foreach(rl->cfg->keys_dir, gateway_from_disk, rl, err, sizeof(err)) != 0) {
