@@ -108,7 +108,7 @@ handle_push_data(struct bridge *b, struct gateway *gw, const struct gwmp_packet 
                  const struct timespec *received)
 {
 	char received_at[LF_RFC3339_LEN];
-	lf_format_rfc3339(received, received_at);
+	lf_format_rfc3339_cached(&b->received_at, received, received_at);
 	struct uplink_ctx ctx = {b, gw->mac};
 	struct uplink_result res = {0};
 	char err[256] = "";

@@ -84,6 +84,7 @@ struct bridge {
 	size_t online_count;
 	struct pending_downlink *pending_head, *pending_tail;
 
+	struct lf_rfc3339_cache received_at; /* received_at of uplinks, per second */
 	/* recvmmsg batch, and the acks it causes, sent with one sendmmsg */
 	uint8_t *rx_bufs;
 	struct ack_batch *acks;

@@ -84,8 +84,9 @@ struct lf_mqtt {
 	int64_t backoff_ms;
 	int64_t opened_at_ms;
 	uint64_t retry_timer, misc_timer;
-	bool reported;  /* the current outage has been logged */
-	bool abandoned; /* a connect attempt outlived close: never free under it */
+	bool reported;    /* the current outage has been logged */
+	bool check_write; /* published since the loop last slept */
+	bool abandoned;   /* a connect attempt outlived close: never free under it */
 
 	pthread_t connector;
 	int connector_fd; /* eventfd: the attempt is over */
@@ -221,6 +222,16 @@ socket_ready(struct lf_loop *loop, int fd, unsigned events, void *arg)
 		return;
 	}
 	update_watch(mqtt);
+}
+
+static void
+before_sleep(struct lf_loop *loop, void *arg)
+{
+	struct lf_mqtt *mqtt = arg;
+	if (mqtt->check_write) {
+		mqtt->check_write = false;
+		update_watch(mqtt);
+	}
 }
 
 static int64_t
@@ -473,6 +484,8 @@ lf_mqtt_new(struct lf_loop *loop, const struct lf_mqtt_options *opts)
 	mosquitto_publish_v5_callback_set(mqtt->mosq, on_publish);
 	mosquitto_message_v5_callback_set(mqtt->mosq, on_message);
 	mosquitto_log_callback_set(mqtt->mosq, on_log);
+	/* One lf_mqtt per loop: it owns the loop's before-sleep hook. */
+	lf_loop_before_sleep(loop, before_sleep, mqtt);
 	if (lf_loop_watch(loop, mqtt->connector_fd, LF_LOOP_READ, connector_done, mqtt) != 0) {
 		lf_mqtt_free(mqtt);
 		return NULL;
@@ -564,7 +577,9 @@ lf_mqtt_publish_v5(struct lf_mqtt *mqtt, const char *topic, const void *payload,
 		                                                               : MOSQ_ERR_NOMEM;
 	} else {
 		rc = send_now(mqtt, topic, payload, len, qos, retain, props);
-		update_watch(mqtt);
+		/* Whether libmosquitto could write it all is checked once before
+		 * the loop sleeps, not after every publish (two mutexes each). */
+		mqtt->check_write = true;
 	}
 	lf_metric_set(mqtt->m_depth, (int64_t)mqtt->unacked);
 	if (rc != MOSQ_ERR_SUCCESS) {
@@ -682,9 +697,11 @@ lf_mqtt_free(struct lf_mqtt *mqtt)
 	if (mqtt->abandoned) {
 		/* The process is exiting; the thread still uses mosq and will
 		 * write to connector_fd, so neither may go away under it. */
+		lf_loop_before_sleep(mqtt->loop, NULL, NULL);
 		lf_loop_unwatch(mqtt->loop, mqtt->connector_fd);
 		return;
 	}
+	lf_loop_before_sleep(mqtt->loop, NULL, NULL);
 	if (mqtt->connector_fd >= 0) {
 		lf_loop_unwatch(mqtt->loop, mqtt->connector_fd);
 		close(mqtt->connector_fd);
@@ -711,6 +728,18 @@ lf_mqtt_free(struct lf_mqtt *mqtt)
 int
 lf_mqtt_topic(char *out, size_t outlen, const char *prefix, const char *a, const char *b)
 {
-	int n = snprintf(out, outlen, "%s/%s/%s", prefix, a, b);
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+	/* On every uplink's path: plain copies rather than snprintf. */
+	size_t lp = strlen(prefix), la = strlen(a), lb = strlen(b);
+	if (lp + la + lb + 3 > outlen) {
+		return -1;
+	}
+	char *p = out;
+	memcpy(p, prefix, lp);
+	p += lp;
+	*p++ = '/';
+	memcpy(p, a, la);
+	p += la;
+	*p++ = '/';
+	memcpy(p, b, lb + 1);
+	return 0;
 }

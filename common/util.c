@@ -33,6 +33,31 @@ lf_format_rfc3339(const struct timespec *ts, char out[LF_RFC3339_LEN])
 	snprintf(out + n, LF_RFC3339_LEN - n, ".%06ldZ", (long)(ts->tv_nsec / 1000));
 }
 
+void
+lf_format_rfc3339_cached(struct lf_rfc3339_cache *cache, const struct timespec *ts,
+                         char out[LF_RFC3339_LEN])
+{
+	if (!cache->valid || cache->sec != ts->tv_sec) {
+		struct tm tm;
+		time_t secs = ts->tv_sec;
+		gmtime_r(&secs, &tm);
+		cache->len =
+		        strftime(cache->prefix, sizeof(cache->prefix), "%Y-%m-%dT%H:%M:%S", &tm);
+		cache->sec = ts->tv_sec;
+		cache->valid = 1;
+	}
+	memcpy(out, cache->prefix, cache->len);
+	char *p = out + cache->len;
+	long us = (long)(ts->tv_nsec / 1000);
+	*p++ = '.';
+	for (int i = 5; i >= 0; i--) {
+		p[i] = (char)('0' + us % 10);
+		us /= 10;
+	}
+	p[6] = 'Z';
+	p[7] = '\0';
+}
+
 size_t
 lf_base64_encoded_len(size_t binlen)
 {

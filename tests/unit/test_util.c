@@ -140,13 +140,36 @@ test_hostname(void **state)
 	assert_true(strlen(tiny) <= 3);
 }
 
+/* The cached formatter writes exactly what the plain one does, across
+ * second boundaries and for every microsecond digit. */
+static void
+test_rfc3339_cached_matches(void **state)
+{
+	struct lf_rfc3339_cache cache = {0};
+	const struct timespec cases[] = {
+	        {1795246632, 0},    {1795246632, 999999999},
+	        {1795246633, 1000}, {1795246633, 123456789},
+	        {0, 5000},          {1795246632, 42000},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char want[LF_RFC3339_LEN], got[LF_RFC3339_LEN];
+		lf_format_rfc3339(&cases[i], want);
+		lf_format_rfc3339_cached(&cache, &cases[i], got);
+		assert_string_equal(got, want);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_clocks),        cmocka_unit_test(test_rfc3339),
-	        cmocka_unit_test(test_base64_encode), cmocka_unit_test(test_base64_decode),
-	        cmocka_unit_test(test_strlcpy),       cmocka_unit_test(test_hostname),
+	        cmocka_unit_test(test_rfc3339_cached_matches),
+	        cmocka_unit_test(test_clocks),
+	        cmocka_unit_test(test_rfc3339),
+	        cmocka_unit_test(test_base64_encode),
+	        cmocka_unit_test(test_base64_decode),
+	        cmocka_unit_test(test_strlcpy),
+	        cmocka_unit_test(test_hostname),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

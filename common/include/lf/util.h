@@ -16,6 +16,17 @@ int64_t lf_now_us(void);
 #define LF_RFC3339_LEN 32
 void lf_format_rfc3339(const struct timespec *ts, char out[LF_RFC3339_LEN]);
 
+/* The same, for a hot path: the date and time part is formatted once per
+ * second and kept in the cache (one per caller; not thread-safe). */
+struct lf_rfc3339_cache {
+	time_t sec;
+	char prefix[24]; /* "2026-11-21T10:00:00" */
+	size_t len;
+	int valid;
+};
+void lf_format_rfc3339_cached(struct lf_rfc3339_cache *cache, const struct timespec *ts,
+                              char out[LF_RFC3339_LEN]);
+
 /* Standard base64 with padding. Returns the length written (without NUL). */
 size_t lf_base64_encoded_len(size_t binlen);
 size_t lf_base64_encode(const uint8_t *bin, size_t binlen, char *out, size_t outlen);
