@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WAIT_MS 15000
 #define MAC     "aa555a0000000e01"
@@ -39,7 +40,8 @@ setup(void **state)
 	}
 	struct th_suite *s = *state;
 	if (th_router_start(&router, &s->env, 0) != 0 ||
-	    th_routerlink_start(&routerlink, &s->env, &s->broker, &router, "it-rl", NULL) != 0 ||
+	    th_routerlink_start(&routerlink, &s->env, &s->broker, &router, "it-rl",
+	                        "queue_max_age = 4s\nmetrics_interval = 1s\n") != 0 ||
 	    th_gw_open(&gw, MAC, NULL, s->bridge.udp_port) != 0 || th_gw_pull(&gw) != 0) {
 		return -1;
 	}
@@ -180,6 +182,60 @@ test_sign_with_the_gateway_key(void **state)
 	cJSON_Delete(rpc(s, "sign", "{\"mac\":\"0011223344556677\",\"data\":\"AA==\"}", 404));
 }
 
+static double
+metric(struct th_suite *s, const char *name, const char *label, const char *value)
+{
+	struct th_msg *m =
+	        th_mqtt_read_retained(&s->broker, "lorafleet/routerlink/it-rl/metrics", WAIT_MS);
+	assert_non_null(m);
+	cJSON *snap = TH_PARSE(m->payload);
+	double v = -1;
+	if (!th_metric_value(snap, name, label, value, &v)) {
+		v = 0;
+	}
+	cJSON_Delete(snap);
+	th_msg_free(m);
+	return v;
+}
+
+/* The router goes away: uplinks wait in routerlink's queue; one held past
+ * queue_max_age is dropped and counted, the fresh one reaches the
+ * restarted router with the time it was held. */
+static void
+test_router_restart_delivers_held_uplinks(void **state)
+{
+	struct th_suite *s = *state;
+	assert_int_equal(th_router_kill(&router), 0);
+	th_router_discard_events(&router, "packet", NULL);
+	/* A stale one (held longer than queue_max_age = 4s; the fresh one
+	 * below waits at most 0.3 s + one backoff of 2.6 s)... */
+	assert_int_equal(th_gw_push(&gw, PUSH), 0);
+	usleep(4500 * 1000);
+	/* ...and a fresh one, a data up this time. */
+	const char fresh[] =
+	        "{\"rxpk\":[{\"tmst\":3600000000,\"freq\":904.300000,\"stat\":1,\"modu\":\"LORA\","
+	        "\"datr\":\"SF9BW125\",\"codr\":\"4/5\",\"rssi\":-70,\"lsnr\":9.0,\"size\":13,"
+	        "\"data\":\"QAQDAgEAAQABqrvM3Q==\"}]}";
+	assert_int_equal(th_gw_push(&gw, fresh), 0);
+	usleep(300 * 1000);
+	assert_int_equal(th_router_restart(&router), 0);
+	struct th_router_event *e = th_router_wait_event(&router, "packet", gw_hex, WAIT_MS);
+	assert_non_null(e);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(e->root, "verified")));
+	assert_string_equal(cJSON_GetObjectItem(e->root, "payload")->valuestring,
+	                    "QAQDAgEAAQABqrvM3Q==");
+	assert_true(cJSON_GetObjectItem(e->root, "hold_time")->valuedouble >= 300);
+	th_router_event_free(e);
+	/* Only that one: the stale one never reaches the router. */
+	assert_int_equal(th_router_count_events(&router, "packet", gw_hex), 0);
+	int64_t deadline = lf_now_ms() + WAIT_MS;
+	while (metric(s, "uplinks_dropped_total", "reason", "stale") < 1 &&
+	       lf_now_ms() < deadline) {
+		usleep(200 * 1000);
+	}
+	assert_true(metric(s, "uplinks_dropped_total", "reason", "stale") == 1);
+}
+
 static char *
 hotspot_key(struct th_suite *s)
 {
@@ -231,6 +287,7 @@ main(void)
 	        cmocka_unit_test(test_downlink_and_rx2_after_too_late),
 	        cmocka_unit_test(test_packets_query),
 	        cmocka_unit_test(test_sign_with_the_gateway_key),
+	        cmocka_unit_test(test_router_restart_delivers_held_uplinks),
 	        cmocka_unit_test(test_key_survives_kill_9),
 	};
 	int failed = cmocka_run_group_tests_name("it_routerlink_e2e", tests, setup, teardown);
