@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "lf/eui.h"
+#include "lf/u64map.h"
 
 struct gateway {
 	uint64_t eui;
@@ -29,9 +30,9 @@ struct gateway {
 	struct timespec last_seen;
 };
 
+/* The records, by EUI (lf_u64map owns the index, the table the records). */
 struct gateway_table {
-	struct gateway **slots;
-	size_t capacity; /* a power of two */
+	struct lf_u64map map;
 	size_t count;
 };
 
