@@ -7,6 +7,7 @@
 
 #include "daemon_internal.h"
 #include "lf/json.h"
+#include "lf/util.h"
 #include "lorawan.h"
 
 static struct packet_rec *
@@ -60,9 +61,7 @@ packets_add_downlink(struct routerlink *rl, struct rl_gateway *gw, const struct 
 	if (p == NULL) {
 		return;
 	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	p->timestamp_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	p->timestamp_ms = lf_wall_ms();
 	p->downlink = true;
 	p->frequency = msg->rx1.frequency;
 	p->datarate = (uint8_t)msg->rx1.datarate;

@@ -79,14 +79,6 @@ rl_stream_state_name(enum rl_stream_state state)
 	return "?";
 }
 
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 set_state(struct rl_stream *s, enum rl_stream_state state)
 {
@@ -95,7 +87,7 @@ set_state(struct rl_stream *s, enum rl_stream_state state)
 	}
 	s->state = state;
 	if (state == RL_STREAM_CONNECTED) {
-		s->connected_since = wall_ms();
+		s->connected_since = lf_wall_ms();
 	}
 	if (s->m->hooks.on_state != NULL) {
 		s->m->hooks.on_state(s->m->arg, s, state);
@@ -283,7 +275,7 @@ attempt(struct rl_stream *s)
 		m->hooks.on_attempt(m->arg, s);
 	}
 	uint8_t buf[ENVELOPE_MAX];
-	size_t n = s->call != NULL ? register_encode((uint64_t)wall_ms(), s->key_bin, s->key.sk,
+	size_t n = s->call != NULL ? register_encode((uint64_t)lf_wall_ms(), s->key_bin, s->key.sk,
 	                                             buf, sizeof(buf))
 	                           : 0;
 	if (n == 0 || call_send(s, buf, n, NULL) != 0) {
@@ -351,7 +343,7 @@ send_uplink(struct rl_stream *s, struct held *h, int64_t now_wall)
 static void
 flush_held(struct rl_stream *s)
 {
-	int64_t now_wall = wall_ms();
+	int64_t now_wall = lf_wall_ms();
 	drop_stale(s, now_wall);
 	while (s->head != NULL && s->state == RL_STREAM_CONNECTED) {
 		struct held *h = s->head;
@@ -374,7 +366,7 @@ rl_stream_uplink(struct rl_stream *s, const struct uplink *up)
 	h->next = NULL;
 	h->up = *up;
 	if (s->state == RL_STREAM_CONNECTED && s->head == NULL) {
-		send_uplink(s, h, wall_ms());
+		send_uplink(s, h, lf_wall_ms());
 		return;
 	}
 	if (s->n_held >= s->m->cfg.queue_size) {
@@ -424,7 +416,7 @@ static int64_t
 tick(struct lf_loop *loop, void *arg)
 {
 	struct rl_streams *m = arg;
-	int64_t now = lf_now_ms(), now_wall = wall_ms();
+	int64_t now = lf_now_ms(), now_wall = lf_wall_ms();
 	for (size_t i = 0; i < m->n; i++) {
 		stream_tick(m->all[i], now, now_wall);
 	}

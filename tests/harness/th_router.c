@@ -2,6 +2,7 @@
 #include "th_router.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <regex.h>
@@ -525,4 +526,44 @@ th_router_discard_events(struct th_router *r, const char *ev, const char *gatewa
 		n++;
 	}
 	return n;
+}
+
+/* One group per test process: cmocka's group setup takes no argument. */
+static struct {
+	const char *name;
+	struct th_env env;
+	struct th_router router;
+} group;
+
+static int
+group_setup(void **state)
+{
+	if (th_env_init(&group.env, group.name) != 0 ||
+	    th_router_start(&group.router, &group.env, 0) != 0) {
+		return -1;
+	}
+	*state = &group.router;
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	th_router_stop(&group.router);
+	th_router_free(&group.router);
+	return 0;
+}
+
+int
+th_router_run_group(const char *name, const struct CMUnitTest *tests, size_t n_tests)
+{
+	if (sodium_init() < 0) {
+		return 1;
+	}
+	group.name = name;
+	char title[64];
+	snprintf(title, sizeof(title), "it_%s", name);
+	int failed = _cmocka_run_group_tests(title, tests, n_tests, group_setup, group_teardown);
+	th_env_finish(&group.env, failed != 0);
+	return failed;
 }

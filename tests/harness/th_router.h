@@ -89,4 +89,12 @@ int th_router_count_events(struct th_router *r, const char *ev, const char *gate
 int th_router_discard_events(struct th_router *r, const char *ev, const char *gateway_hex);
 void th_router_event_free(struct th_router_event *e);
 
+/*
+ * Runs a cmocka group against one fake router: a temp dir named `name`,
+ * the router started before the first test (each test gets it as its
+ * state) and stopped after the last. Initialises libsodium. Returns the
+ * number of failed tests.
+ */
+int th_router_run_group(const char *name, const struct CMUnitTest *tests, size_t n_tests);
+
 #endif

@@ -191,38 +191,12 @@ test_router_killed_closes_the_call(void **state)
 	assert_int_equal(th_router_restart(r), 0);
 }
 
-static struct th_env env;
-static struct th_router router;
-
-static int
-setup(void **state)
-{
-	if (th_env_init(&env, "rlgrpc") != 0 || th_router_start(&router, &env, 0) != 0) {
-		return -1;
-	}
-	*state = &router;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	th_router_stop(&router);
-	th_router_free(&router);
-	return 0;
-}
-
 int
 main(void)
 {
-	if (sodium_init() < 0) {
-		return 1;
-	}
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_session_and_signed_packet),
 	        cmocka_unit_test(test_router_killed_closes_the_call),
 	};
-	int failed = cmocka_run_group_tests_name("it_routerlink_grpc", tests, setup, teardown);
-	th_env_finish(&env, failed != 0);
-	return failed;
+	return th_router_run_group("routerlink_grpc", tests, sizeof(tests) / sizeof(tests[0]));
 }

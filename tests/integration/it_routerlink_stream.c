@@ -62,14 +62,6 @@ on_attempt(void *arg, struct rl_stream *s)
 	((struct ctx *)arg)->attempts++;
 }
 
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 make_uplink(struct uplink *u, uint8_t seq, int64_t received_at_ms)
 {
@@ -147,7 +139,7 @@ test_stream_lifecycle(void **state)
 
 	/* Connected: an uplink goes out at once, signed by the session key. */
 	struct uplink u;
-	make_uplink(&u, 1, wall_ms());
+	make_uplink(&u, 1, lf_wall_ms());
 	rl_stream_uplink(c.s, &u);
 	assert_true(wait_router(&c, r, "packet", hex, 1));
 	struct th_router_event *e = th_router_wait_event(r, "packet", hex, WAIT_MS);
@@ -171,12 +163,12 @@ test_stream_lifecycle(void **state)
 	while (rl_stream_state(c.s) == RL_STREAM_CONNECTED && lf_now_ms() < deadline) {
 		lf_loop_run_once(c.loop, 20);
 	}
-	int64_t down_at = wall_ms();
+	int64_t down_at = lf_wall_ms();
 	make_uplink(&u, 2, down_at - 120000);
 	rl_stream_uplink(c.s, &u);
 	for (uint8_t i = 3; i < 6; i++) {
 		lf_loop_run_once(c.loop, 100);
-		make_uplink(&u, i, wall_ms());
+		make_uplink(&u, i, lf_wall_ms());
 		rl_stream_uplink(c.s, &u);
 	}
 	assert_int_equal(c.sent, 1);
@@ -198,37 +190,11 @@ test_stream_lifecycle(void **state)
 	keys_wipe(&key);
 }
 
-static struct th_env env;
-static struct th_router router;
-
-static int
-setup(void **state)
-{
-	if (th_env_init(&env, "rlstream") != 0 || th_router_start(&router, &env, 0) != 0) {
-		return -1;
-	}
-	*state = &router;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	th_router_stop(&router);
-	th_router_free(&router);
-	return 0;
-}
-
 int
 main(void)
 {
-	if (sodium_init() < 0) {
-		return 1;
-	}
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_stream_lifecycle),
 	};
-	int failed = cmocka_run_group_tests_name("it_routerlink_stream", tests, setup, teardown);
-	th_env_finish(&env, failed != 0);
-	return failed;
+	return th_router_run_group("routerlink_stream", tests, sizeof(tests) / sizeof(tests[0]));
 }

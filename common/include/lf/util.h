@@ -11,6 +11,8 @@
 /* Monotonic milliseconds and microseconds, for timeouts and latency. */
 int64_t lf_now_ms(void);
 int64_t lf_now_us(void);
+/* Wall-clock milliseconds since the epoch (timestamps that leave the process). */
+int64_t lf_wall_ms(void);
 
 /* RFC 3339 UTC with microseconds: "2026-11-21T10:00:00.123456Z". */
 #define LF_RFC3339_LEN 32
