@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "apigw.h"
 #include "bridge.h"
 #include "routerlink.h"
 #include "lf/cfg.h"
@@ -35,6 +36,7 @@ static const struct doc_section documented[] = {
         {"log", lf_log_cfg_options},
         {"bridge", bridge_cfg_options},
         {"routerlink", routerlink_cfg_options},
+        {"apigw", apigw_cfg_options},
 };
 
 #define MAX_ROWS   256
@@ -377,6 +379,7 @@ test_code_side_changes_fail(void **state)
 	        {"log", copy},
 	        {"bridge", bridge_cfg_options},
 	        {"routerlink", routerlink_cfg_options},
+	        {"apigw", apigw_cfg_options},
 	};
 	const size_t n = sizeof(list) / sizeof(list[0]);
 
@@ -405,7 +408,9 @@ test_code_side_changes_fail(void **state)
 	        {"mqtt", lf_mqtt_cfg_options},
 	        {"log", copy},
 	        {"bridge", bridge_cfg_options},
-	        {"apigw", lf_log_cfg_options},
+	        {"routerlink", routerlink_cfg_options},
+	        {"apigw", apigw_cfg_options},
+	        {"extra", lf_log_cfg_options},
 	};
 	assert_true(problems_in(doc, more, sizeof(more) / sizeof(more[0])) > 0);
 }
