@@ -45,8 +45,11 @@ struct lf_loop {
 	uint64_t next_timer_id;
 	lf_loop_signal_cb signal_cb;
 	void *signal_arg;
-	lf_loop_hook_cb before_sleep;
-	void *before_sleep_arg;
+	struct hook {
+		lf_loop_hook_cb cb;
+		void *arg;
+	} hooks[LF_LOOP_MAX_HOOKS];
+	size_t n_hooks;
 };
 
 static void
@@ -216,11 +219,41 @@ lf_loop_signals(struct lf_loop *loop, const int *signals, int n, lf_loop_signal_
 	return lf_loop_watch(loop, fd, LF_LOOP_READ, signal_ready, NULL);
 }
 
-void
-lf_loop_before_sleep(struct lf_loop *loop, lf_loop_hook_cb cb, void *arg)
+int
+lf_loop_before_sleep_add(struct lf_loop *loop, lf_loop_hook_cb cb, void *arg)
 {
-	loop->before_sleep = cb;
-	loop->before_sleep_arg = arg;
+	if (loop->n_hooks == LF_LOOP_MAX_HOOKS) {
+		return -1;
+	}
+	loop->hooks[loop->n_hooks++] = (struct hook){cb, arg};
+	return 0;
+}
+
+void
+lf_loop_before_sleep_remove(struct lf_loop *loop, lf_loop_hook_cb cb, void *arg)
+{
+	for (size_t i = 0; i < loop->n_hooks; i++) {
+		if (loop->hooks[i].cb == cb && loop->hooks[i].arg == arg) {
+			memmove(&loop->hooks[i], &loop->hooks[i + 1],
+			        (loop->n_hooks - i - 1) * sizeof(loop->hooks[0]));
+			loop->n_hooks--;
+			return;
+		}
+	}
+}
+
+/* By index, so that a hook may remove itself or another one. */
+static void
+run_hooks(struct lf_loop *loop)
+{
+	for (size_t i = 0; i < loop->n_hooks; i++) {
+		struct hook h = loop->hooks[i];
+		h.cb(loop, h.arg);
+		if (i < loop->n_hooks &&
+		    (loop->hooks[i].cb != h.cb || loop->hooks[i].arg != h.arg)) {
+			i--; /* it removed itself: the next one moved here */
+		}
+	}
 }
 
 static ssize_t
@@ -285,9 +318,7 @@ next_timeout(struct lf_loop *loop, int cap_ms)
 void
 lf_loop_run_once(struct lf_loop *loop, int timeout_ms)
 {
-	if (loop->before_sleep != NULL) {
-		loop->before_sleep(loop, loop->before_sleep_arg);
-	}
+	run_hooks(loop);
 	struct epoll_event events[64];
 	int n = epoll_wait(loop->epfd, events, 64, next_timeout(loop, timeout_ms));
 	if (n < 0 && errno != EINTR) {

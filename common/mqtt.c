@@ -484,9 +484,8 @@ lf_mqtt_new(struct lf_loop *loop, const struct lf_mqtt_options *opts)
 	mosquitto_publish_v5_callback_set(mqtt->mosq, on_publish);
 	mosquitto_message_v5_callback_set(mqtt->mosq, on_message);
 	mosquitto_log_callback_set(mqtt->mosq, on_log);
-	/* One lf_mqtt per loop: it owns the loop's before-sleep hook. */
-	lf_loop_before_sleep(loop, before_sleep, mqtt);
-	if (lf_loop_watch(loop, mqtt->connector_fd, LF_LOOP_READ, connector_done, mqtt) != 0) {
+	if (lf_loop_before_sleep_add(loop, before_sleep, mqtt) != 0 ||
+	    lf_loop_watch(loop, mqtt->connector_fd, LF_LOOP_READ, connector_done, mqtt) != 0) {
 		lf_mqtt_free(mqtt);
 		return NULL;
 	}
@@ -697,11 +696,11 @@ lf_mqtt_free(struct lf_mqtt *mqtt)
 	if (mqtt->abandoned) {
 		/* The process is exiting; the thread still uses mosq and will
 		 * write to connector_fd, so neither may go away under it. */
-		lf_loop_before_sleep(mqtt->loop, NULL, NULL);
+		lf_loop_before_sleep_remove(mqtt->loop, before_sleep, mqtt);
 		lf_loop_unwatch(mqtt->loop, mqtt->connector_fd);
 		return;
 	}
-	lf_loop_before_sleep(mqtt->loop, NULL, NULL);
+	lf_loop_before_sleep_remove(mqtt->loop, before_sleep, mqtt);
 	if (mqtt->connector_fd >= 0) {
 		lf_loop_unwatch(mqtt->loop, mqtt->connector_fd);
 		close(mqtt->connector_fd);

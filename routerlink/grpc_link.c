@@ -9,6 +9,21 @@
  * batches in flight, and the call is freed only when it is zero and the
  * owner has released it, because the STATUS batch can complete before
  * the failed send and receive batches do.
+ *
+ * Who polls the completion queue. gRPC makes progress (reads its sockets,
+ * delivers completions) only in threads that call
+ * grpc_completion_queue_next(), and whenever a completion lands in an
+ * empty queue it kicks the thread blocked there (an eventfd write, a
+ * wake-up, a context switch). Most completions are the owner's own sends,
+ * which complete inline: with a thread always blocked in the queue that
+ * is a kick per uplink, measured at more kernel time than the signing.
+ * So polling adapts to the traffic:
+ * - busy (activity in the last BUSY_WINDOW_MS): the owner drains the
+ *   queue itself, without blocking, before each sleep of its loop, and
+ *   sleeps at most BUSY_POLL_MS so that router messages wait no longer;
+ *   nobody is blocked in the queue, so nobody is kicked;
+ * - idle: the pump thread blocks in the queue and hands over whatever
+ *   arrives through an eventfd, then parks until released again.
  */
 #include "grpc_link.h"
 
@@ -28,9 +43,12 @@
 
 #include "lf/log.h"
 #include "lf/loop.h"
+#include "lf/util.h"
 
-#define MAX_CHANNELS 16
-#define ROUTE_METHOD "/helium.packet_router.packet/route"
+#define MAX_CHANNELS   16
+#define BUSY_WINDOW_MS 20
+#define BUSY_POLL_MS   1
+#define ROUTE_METHOD   "/helium.packet_router.packet/route"
 
 enum op_kind {
 	OP_SEND,
@@ -82,6 +100,12 @@ struct rl_grpc {
 	pthread_t pump;
 	int wakefd;
 	pthread_mutex_t lock;
+	pthread_cond_t pump_cond;
+	bool pump_go;      /* released by the owner: poll once */
+	bool pump_polling; /* blocked in the queue (or about to be) */
+	bool pump_stop;    /* rl_grpc_free */
+	int64_t last_activity_ms;
+	uint64_t busy_timer;
 	struct completion *head, *tail;
 	size_t live_calls;
 	struct rl_call *dispatching; /* the call whose completion is being handled */
@@ -94,12 +118,26 @@ pump_main(void *arg)
 {
 	struct rl_grpc *g = arg;
 	for (;;) {
-		grpc_event ev =
-		        grpc_completion_queue_next(g->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-		if (ev.type == GRPC_QUEUE_SHUTDOWN) {
+		pthread_mutex_lock(&g->lock);
+		while (!g->pump_go && !g->pump_stop) {
+			pthread_cond_wait(&g->pump_cond, &g->lock);
+		}
+		bool stop = g->pump_stop;
+		g->pump_go = false;
+		g->pump_polling = !stop;
+		pthread_mutex_unlock(&g->lock);
+		if (stop) {
 			return NULL;
 		}
+		grpc_event ev =
+		        grpc_completion_queue_next(g->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 		if (ev.type != GRPC_OP_COMPLETE) {
+			pthread_mutex_lock(&g->lock);
+			g->pump_polling = false;
+			pthread_mutex_unlock(&g->lock);
+			if (ev.type == GRPC_QUEUE_SHUTDOWN) {
+				return NULL;
+			}
 			continue;
 		}
 		struct completion *c = malloc(sizeof(*c));
@@ -111,6 +149,7 @@ pump_main(void *arg)
 		}
 		*c = (struct completion){.op = ev.tag, .success = ev.success != 0};
 		pthread_mutex_lock(&g->lock);
+		g->pump_polling = false;
 		if (g->tail != NULL) {
 			g->tail->next = c;
 		} else {
@@ -247,6 +286,30 @@ on_status(struct rl_call *c)
 }
 
 static void
+dispatch(struct rl_grpc *g, struct op *op, bool success)
+{
+	struct rl_call *c = op->call;
+	g->last_activity_ms = lf_now_ms();
+	c->pending--;
+	/* A handler may release the call: it is freed after, not under it. */
+	g->dispatching = c;
+	switch (op->kind) {
+	case OP_SEND:
+		on_send_done(c, success);
+		break;
+	case OP_RECV:
+		on_recv_done(c, success);
+		break;
+	case OP_STATUS:
+		on_status(c);
+		break;
+	}
+	g->dispatching = NULL;
+	call_free_if_done(c);
+}
+
+/* What the pump thread took from the queue while the owner slept. */
+static void
 completions_ready(struct lf_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct rl_grpc *g = arg;
@@ -260,25 +323,67 @@ completions_ready(struct lf_loop *loop, int fd, unsigned events, void *arg)
 	while (list != NULL) {
 		struct completion *done = list;
 		list = list->next;
-		struct rl_call *c = done->op->call;
-		c->pending--;
-		/* A handler may release the call: it is freed after, not under it. */
-		g->dispatching = c;
-		switch (done->op->kind) {
-		case OP_SEND:
-			on_send_done(c, done->success);
-			break;
-		case OP_RECV:
-			on_recv_done(c, done->success);
-			break;
-		case OP_STATUS:
-			on_status(c);
-			break;
-		}
+		dispatch(g, done->op, done->success);
 		free(done);
-		g->dispatching = NULL;
-		call_free_if_done(c);
 	}
+	(void)loop;
+	(void)events;
+}
+
+/* Everything queued now, without waiting: a handler's sends may complete
+ * inline and queue more, so until the queue is empty. */
+static void
+drain_queue(struct rl_grpc *g)
+{
+	for (;;) {
+		grpc_event ev =
+		        grpc_completion_queue_next(g->cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
+		if (ev.type != GRPC_OP_COMPLETE) {
+			return;
+		}
+		dispatch(g, ev.tag, ev.success != 0);
+	}
+}
+
+static int64_t
+busy_tick(struct lf_loop *loop, void *arg)
+{
+	struct rl_grpc *g = arg;
+	(void)loop;
+	if (lf_now_ms() - g->last_activity_ms < BUSY_WINDOW_MS) {
+		return BUSY_POLL_MS; /* before_sleep, which follows, drains */
+	}
+	g->busy_timer = 0;
+	return -1;
+}
+
+/* Before the owner's loop sleeps (see the top of the file). */
+static void
+before_sleep(struct lf_loop *loop, void *arg)
+{
+	struct rl_grpc *g = arg;
+	pthread_mutex_lock(&g->lock);
+	bool pump_polling = g->pump_polling;
+	pthread_mutex_unlock(&g->lock);
+	/* With the pump in the queue, only one of us can poll: let it hand
+	 * over what comes (the owner's first completion kicks it). */
+	if (!pump_polling) {
+		drain_queue(g);
+	}
+	if (lf_now_ms() - g->last_activity_ms < BUSY_WINDOW_MS) {
+		if (g->busy_timer == 0) {
+			g->busy_timer = lf_loop_timer_add(loop, BUSY_POLL_MS, busy_tick, g);
+		}
+		if (g->busy_timer != 0) {
+			return;
+		}
+	}
+	pthread_mutex_lock(&g->lock);
+	if (!g->pump_polling && !g->pump_go) {
+		g->pump_go = true;
+		pthread_cond_signal(&g->pump_cond);
+	}
+	pthread_mutex_unlock(&g->lock);
 }
 
 /* ---- public ----------------------------------------------------------- */
@@ -327,6 +432,7 @@ rl_grpc_new(struct lf_loop *loop, const struct rl_grpc_options *opts)
 	g->loop = loop;
 	g->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->pump_cond, NULL);
 	grpc_init();
 	g->cq = grpc_completion_queue_create_for_next(NULL);
 	g->n_channels = opts->channels < 1              ? 1
@@ -336,8 +442,10 @@ rl_grpc_new(struct lf_loop *loop, const struct rl_grpc_options *opts)
 		g->channels[i] = channel_new(host, tls, opts->keepalive_ms);
 	}
 	if (g->wakefd < 0 || lf_loop_watch(loop, g->wakefd, LF_LOOP_READ, completions_ready, g) ||
+	    lf_loop_before_sleep_add(loop, before_sleep, g) != 0 ||
 	    pthread_create(&g->pump, NULL, pump_main, g) != 0) {
 		LOG_ERROR("grpc: cannot start: %s", strerror(errno));
+		lf_loop_before_sleep_remove(loop, before_sleep, g);
 		/* The pump thread is not running: shut down without it. */
 		for (int i = 0; i < g->n_channels; i++) {
 			grpc_channel_destroy(g->channels[i]);
@@ -349,8 +457,11 @@ rl_grpc_new(struct lf_loop *loop, const struct rl_grpc_options *opts)
 		grpc_completion_queue_destroy(g->cq);
 		grpc_shutdown();
 		if (g->wakefd >= 0) {
+			lf_loop_unwatch(loop, g->wakefd);
 			close(g->wakefd);
 		}
+		pthread_cond_destroy(&g->pump_cond);
+		pthread_mutex_destroy(&g->lock);
 		free(g);
 		return NULL;
 	}
@@ -444,6 +555,7 @@ rl_call_send(struct rl_call *c, const uint8_t *data, size_t len)
 	}
 	c->tail = m;
 	c->backlog++;
+	c->g->last_activity_ms = lf_now_ms();
 	start_send(c);
 	return 0;
 }
@@ -511,12 +623,31 @@ rl_grpc_free(struct rl_grpc *g)
 	for (int i = 0; i < g->n_channels; i++) {
 		grpc_channel_destroy(g->channels[i]);
 	}
+	lf_loop_before_sleep_remove(g->loop, before_sleep, g);
+	if (g->busy_timer != 0) {
+		lf_loop_timer_cancel(g->loop, g->busy_timer);
+	}
 	grpc_completion_queue_shutdown(g->cq);
+	pthread_mutex_lock(&g->lock);
+	g->pump_stop = true;
+	pthread_cond_signal(&g->pump_cond);
+	pthread_mutex_unlock(&g->lock);
 	pthread_join(g->pump, NULL);
-	completions_ready(g->loop, g->wakefd, 0, g); /* whatever came last */
+	completions_ready(g->loop, g->wakefd, 0, g); /* whatever the pump took last */
+	for (;;) {
+		grpc_event ev =
+		        grpc_completion_queue_next(g->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		if (ev.type == GRPC_QUEUE_SHUTDOWN) {
+			break;
+		}
+		if (ev.type == GRPC_OP_COMPLETE) {
+			dispatch(g, ev.tag, ev.success != 0);
+		}
+	}
 	grpc_completion_queue_destroy(g->cq);
 	lf_loop_unwatch(g->loop, g->wakefd);
 	close(g->wakefd);
+	pthread_cond_destroy(&g->pump_cond);
 	pthread_mutex_destroy(&g->lock);
 	grpc_shutdown();
 	free(g);

@@ -30,16 +30,21 @@ int lf_loop_watch(struct lf_loop *loop, int fd, unsigned mask, lf_loop_fd_cb cb,
 void lf_loop_unwatch(struct lf_loop *loop, int fd);
 
 /* Returns a timer id (> 0), or 0 when out of memory. */
-uint64_t lf_loop_timer_add(struct lf_loop *loop, int64_t delay_ms, lf_loop_timer_cb cb,
-			   void *arg);
+uint64_t lf_loop_timer_add(struct lf_loop *loop, int64_t delay_ms, lf_loop_timer_cb cb, void *arg);
 void lf_loop_timer_cancel(struct lf_loop *loop, uint64_t id);
 
 /* Blocks the signals and delivers them through the loop. */
 int lf_loop_signals(struct lf_loop *loop, const int *signals, int n, lf_loop_signal_cb cb,
-		    void *arg);
+                    void *arg);
 
-/* Runs before each wait (after all events of a round were handled). */
-void lf_loop_before_sleep(struct lf_loop *loop, lf_loop_hook_cb cb, void *arg);
+/*
+ * Hooks that run before each wait (after all events of a round were
+ * handled), in the order they were added; at most LF_LOOP_MAX_HOOKS. A
+ * hook is one (cb, arg) pair: removing it from within a hook is allowed.
+ */
+#define LF_LOOP_MAX_HOOKS 4
+int lf_loop_before_sleep_add(struct lf_loop *loop, lf_loop_hook_cb cb, void *arg);
+void lf_loop_before_sleep_remove(struct lf_loop *loop, lf_loop_hook_cb cb, void *arg);
 
 /* Runs until lf_loop_stop(). */
 void lf_loop_run(struct lf_loop *loop);
