@@ -4,6 +4,7 @@
 //
 //   node server.js --port N --events FILE --control PATH
 //                  [--events-batch] [--kill-after-ms MS]
+//                  [--bench] [--verify-every N]
 //
 // Serves helium.packet_router.packet/route (bidirectional streaming) over
 // cleartext HTTP/2 on 127.0.0.1 with @grpc/grpc-js, checks what HPR checks
@@ -29,7 +30,15 @@ const P = require('./proto');
 // Command line
 
 function parseArgs(argv) {
-  const o = { port: 0, events: null, control: null, batch: false, killAfterMs: 0 };
+  const o = {
+    port: 0,
+    events: null,
+    control: null,
+    batch: false,
+    killAfterMs: 0,
+    bench: false,
+    verifyEvery: 0,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -41,17 +50,23 @@ function parseArgs(argv) {
     else if (a === '--control') o.control = next();
     else if (a === '--events-batch') o.batch = true;
     else if (a === '--kill-after-ms') o.killAfterMs = Number(next());
+    else if (a === '--bench') o.bench = true;
+    else if (a === '--verify-every') o.verifyEvery = Number(next());
     else usage(`unknown argument ${a}`);
   }
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) usage('bad --port');
   if (!o.events || !o.control) usage('--events and --control are required');
+  if (o.verifyEvery === 0) o.verifyEvery = o.bench ? 64 : 1;
+  if (!Number.isInteger(o.verifyEvery) || o.verifyEvery < 1) usage('bad --verify-every');
+  if (o.verifyEvery !== 1 && !o.bench) usage('--verify-every needs --bench');
+  if (o.bench) o.batch = true;
   return o;
 }
 
 function usage(msg) {
   process.stderr.write(
     `fake router: ${msg}\nusage: node server.js --port N --events FILE --control PATH ` +
-      '[--events-batch] [--kill-after-ms MS]\n',
+      '[--events-batch] [--kill-after-ms MS] [--bench] [--verify-every N]\n',
   );
   process.exit(2);
 }
@@ -115,6 +130,7 @@ const stats = {
   downlinks: 0,
   give_aways: 0,
   streams_ended: 0,
+  packets_unverified: 0,
 };
 
 const streams = new Map(); // stream seq -> Stream
@@ -136,6 +152,97 @@ function verifyAsync(key, data, sig) {
     }
   });
 }
+
+// ---------------------------------------------------------------------------
+// Bench mode (--bench): routerlink's benchmark sends packets whose payload
+// carries, at BENCH_OFFSET, the run's sequence number and the sender's
+// CLOCK_MONOTONIC time (two little-endian uint64). Instead of one event per
+// packet the fake keeps (seq, sent, received) records, received being
+// process.hrtime (libuv reads CLOCK_MONOTONIC too), and hands them over on
+// the `bench_take` command. Only one packet in --verify-every has its
+// signature checked (Ed25519 verification costs about three signatures: checking all
+// would make the fake the bottleneck); registers and session_inits are
+// always checked, and a failed check still ends the stream.
+
+const BENCH_OFFSET = 9; // MHDR, DevAddr, FCtrl, FCnt, FPort: the FRMPayload
+const BENCH_RECORD = 24;
+
+class BenchLog {
+  constructor() {
+    this.buf = Buffer.allocUnsafe(BENCH_RECORD * 65536);
+    this.len = 0;
+    this.untagged = 0; // packets too short to carry the bench fields
+  }
+  add(payload) {
+    if (payload.length < BENCH_OFFSET + 16) {
+      this.untagged++;
+      return;
+    }
+    if (this.len + BENCH_RECORD > this.buf.length) {
+      const b = Buffer.allocUnsafe(this.buf.length * 2);
+      this.buf.copy(b, 0, 0, this.len);
+      this.buf = b;
+    }
+    Buffer.from(payload.buffer, payload.byteOffset, payload.length).copy(
+      this.buf,
+      this.len,
+      BENCH_OFFSET,
+      BENCH_OFFSET + 16,
+    );
+    this.buf.writeBigUInt64LE(process.hrtime.bigint(), this.len + 16);
+    this.len += BENCH_RECORD;
+  }
+  // Writes the records kept since the last take to file; returns their count.
+  take(file) {
+    fs.writeFileSync(file, this.buf.subarray(0, this.len));
+    const n = this.len / BENCH_RECORD;
+    this.len = 0;
+    return n;
+  }
+}
+
+const bench = opts.bench ? new BenchLog() : null;
+
+// The payload and gateway of an envelope_up_v1 holding a packet, as views
+// into buf, read without decoding the rest; null for anything else (the
+// slow path then decodes and reports it properly).
+function scanPacketUp(buf) {
+  let pos = 0;
+  const varint = (end) => {
+    let v = 0;
+    for (let shift = 0; pos < end && shift < 35; shift += 7) {
+      const b = buf[pos++];
+      v += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return v;
+    }
+    throw new Error('bad varint');
+  };
+  try {
+    if (buf[pos++] !== 0x12) return null; // field 2 (packet), length-delimited
+    const len = varint(buf.length);
+    const end = pos + len;
+    if (end !== buf.length) return null;
+    const m = { payload: null, gateway: null };
+    while (pos < end) {
+      const tag = varint(end);
+      const wt = tag & 7;
+      if (wt === 2) {
+        const n = varint(end);
+        if (pos + n > end) return null;
+        if (tag >>> 3 === 1) m.payload = buf.subarray(pos, pos + n);
+        else if (tag >>> 3 === 9) m.gateway = buf.subarray(pos, pos + n);
+        pos += n;
+      } else if (wt === 0) varint(end);
+      else if (wt === 5) pos += 4;
+      else if (wt === 1) pos += 8;
+      else return null;
+    }
+    return pos === end && m.payload !== null ? m : null;
+  } catch (e) {
+    return null;
+  }
+}
+let packetsSeen = 0;
 
 // Messages of one stream are handled in order (a chain of promises); the
 // streams run in parallel, their signature checks on the thread pool. A
@@ -165,6 +272,9 @@ class Stream {
 
   enqueue(buf) {
     if (this.ended) return;
+    // Bench mode: a packet that is not to be verified skips the promise
+    // chain when nothing of this stream is waiting (order is kept).
+    if (bench && this.queued === 0 && this.sessionKey && this.benchPacket(buf)) return;
     this.queued++;
     if (this.queued === MAX_QUEUED) this.call.pause();
     this.chain = this.chain
@@ -173,6 +283,18 @@ class Stream {
       .finally(() => {
         if (this.queued-- === MAX_QUEUED && !this.ended) this.call.resume();
       });
+  }
+
+  // The bench fast path; false when the slow path must handle buf.
+  benchPacket(buf) {
+    if ((packetsSeen + 1) % opts.verifyEvery === 0) return false;
+    const m = scanPacketUp(buf);
+    if (m === null || m.gateway === null || !this.gwBin.equals(m.gateway)) return false;
+    packetsSeen++;
+    stats.packets++;
+    stats.packets_unverified++;
+    bench.add(m.payload);
+    return true;
   }
 
   send(which, msg) {
@@ -368,6 +490,12 @@ class Stream {
 
   async onPacket(m, raw) {
     if (!this.gw) return this.protocolError('packet before register');
+    if (bench && ++packetsSeen % opts.verifyEvery !== 0 && hex(m.gateway) === this.gw) {
+      stats.packets++;
+      stats.packets_unverified++;
+      bench.add(m.payload);
+      return;
+    }
     stats.packets++;
     const gwHex = hex(m.gateway);
     if (gwHex !== this.gw) {
@@ -403,6 +531,10 @@ class Stream {
       canonical,
     };
     if (settings.reject_packets) stats.packets_rejected++;
+    if (bench) {
+      bench.add(m.payload);
+      return;
+    }
     events.emit(ev);
   }
 }
@@ -524,6 +656,11 @@ const commands = {
   flush() {
     events.flush();
     return {};
+  },
+  bench_take(c) {
+    if (!bench) throw new Error('not in --bench mode');
+    if (typeof c.file !== 'string') throw new Error('file is required');
+    return { count: bench.take(c.file), untagged: bench.untagged, packets: stats.packets };
   },
 };
 
