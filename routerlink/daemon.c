@@ -388,18 +388,44 @@ self_state_json(const struct routerlink *rl, bool online)
 	return text;
 }
 
+/*
+ * The counters in the retained hotspot state are refreshed, not sent per
+ * packet: every gateway whose counters changed once per metrics_interval.
+ * In slices, one every HOTSPOT_SLICE_MS, because all of a large fleet at
+ * once (10,000 JSON messages) would stall the loop and every uplink
+ * waiting behind it.
+ */
+#define HOTSPOT_SLICE_MS 100
+
+static int64_t
+refresh_hotspots(struct lf_loop *loop, void *arg)
+{
+	struct routerlink *rl = arg;
+	int64_t slices = rl->cfg->metrics_interval / HOTSPOT_SLICE_MS;
+	size_t budget = rl->gateways.count / (size_t)(slices > 0 ? slices : 1) + 1;
+	struct rl_gateway *gw;
+	for (size_t n = 0; n < budget; n++) {
+		gw = lf_u64map_next(&rl->gateways, &rl->hotspot_cursor, NULL);
+		if (gw == NULL) {
+			rl->hotspot_cursor = 0; /* a round is over */
+			break;
+		}
+		if (gw->dirty) {
+			publish_hotspot(rl, gw);
+		}
+	}
+	(void)loop;
+	return HOTSPOT_SLICE_MS;
+}
+
 static int64_t
 housekeeping(struct lf_loop *loop, void *arg)
 {
 	struct routerlink *rl = arg;
 	expire_pending(rl, lf_now_ms());
-	/* Counters in the retained hotspot state: refreshed, not per packet. */
 	struct rl_gateway *gw;
 	size_t connected = 0;
 	for (size_t i = 0; (gw = lf_u64map_next(&rl->gateways, &i, NULL)) != NULL;) {
-		if (gw->dirty) {
-			publish_hotspot(rl, gw);
-		}
 		connected +=
 		        gw->stream != NULL && rl_stream_state(gw->stream) == RL_STREAM_CONNECTED;
 	}
@@ -556,6 +582,7 @@ routerlink_new(const struct routerlink_settings *settings)
 		return NULL;
 	}
 	lf_loop_timer_add(rl->loop, rl->cfg->metrics_interval, housekeeping, rl);
+	lf_loop_timer_add(rl->loop, HOTSPOT_SLICE_MS, refresh_hotspots, rl);
 	/* Every Hotspot already on disk reconnects at once, before its
 	 * gateway's first uplink. */
 	if (keys_foreach(rl->cfg->keys_dir, gateway_from_disk, rl, err, sizeof(err)) != 0) {

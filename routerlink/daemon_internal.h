@@ -76,6 +76,7 @@ struct routerlink {
 	struct rl_grpc *grpc;
 	struct rl_streams *streams;
 	struct lf_u64map gateways;
+	size_t hotspot_cursor; /* where the next refresh slice starts */
 	struct pending_down *pending;
 	uint64_t next_down_id;
 
