@@ -70,14 +70,24 @@ expect_error(const char *method, const char *path, const char *extra, const char
 	th_http_resp_free(&r);
 }
 
-/* The gateway as apigw shows it, once routerlink's hotspot says connected. */
+/* The gateway as apigw shows it, once routerlink's hotspot says connected
+ * (404 until the bridge's state has reached apigw). */
 static cJSON *
 wait_connected(void)
 {
 	int64_t deadline = lf_now_ms() + WAIT_MS;
 	for (;;) {
-		cJSON *g = get_json("/gateways/" MAC, READ_HDR, 200);
-		if (cJSON_IsTrue(cJSON_GetObjectItem(g, "connected")) || lf_now_ms() > deadline) {
+		struct th_http_resp r;
+		assert_int_equal(th_apigw_get(&apigw, "/gateways/" MAC, READ_HDR, &r), 0);
+		cJSON *g = r.json;
+		r.json = NULL;
+		int status = r.status;
+		th_http_resp_free(&r);
+		if ((status == 200 && cJSON_IsTrue(cJSON_GetObjectItem(g, "connected"))) ||
+		    lf_now_ms() > deadline) {
+			if (status != 200) {
+				fail_msg("GET /gateways/" MAC ": %d", status);
+			}
 			return g;
 		}
 		cJSON_Delete(g);
