@@ -253,10 +253,25 @@ start_mqtt(struct apigw *gw)
 void
 apigw_drain_inbox(struct apigw *gw)
 {
+	/* A bounded batch per wake-up, so that a burst from the broker
+	 * cannot keep HTTP clients waiting; the rest gets its own wake-up. */
 	pthread_mutex_lock(&gw->lock);
-	struct xmsg *list = gw->in_head;
-	gw->in_head = gw->in_tail = NULL;
-	gw->in_count = 0;
+	struct xmsg *list = gw->in_head, *last = NULL;
+	size_t n = 0;
+	for (struct xmsg *m = list; m != NULL && n < INBOX_BATCH; m = m->next) {
+		last = m;
+		n++;
+	}
+	if (last != NULL) {
+		gw->in_head = last->next;
+		last->next = NULL;
+		if (gw->in_head == NULL) {
+			gw->in_tail = NULL;
+		} else {
+			lws_cancel_service(gw->lws);
+		}
+		gw->in_count -= n;
+	}
 	pthread_mutex_unlock(&gw->lock);
 	if (list == NULL) {
 		return;

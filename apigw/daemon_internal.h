@@ -32,6 +32,8 @@
 /* Past this many unapplied messages, live traffic (not retained state) is
  * dropped and counted: the lws thread is not keeping up. */
 #define INBOX_MAX 200000
+/* Messages applied per lws wake-up before sockets get a turn again. */
+#define INBOX_BATCH 4096
 
 /* The most one lws_write() sends of a response body or event stream. */
 #define HTTP_CHUNK 65536

@@ -442,7 +442,55 @@ test_events_auth(void **state)
 	struct th_http_conn *c =
 	        open_stream(guarded.port, "/events", "Authorization: Bearer " READ_KEY "\r\n");
 	close_stream_of(&guarded, c);
+	/* No write key configured: sign is refused, whatever is sent. */
+	assert_int_equal(th_http_request(guarded.port, "POST", "/gateways/" MAC "/sign",
+	                                 "X-API-Key: " READ_KEY "\r\n", "{\"data\":\"AA==\"}", &r),
+	                 0);
+	assert_int_equal(r.status, 403);
+	TH_ASSERT_STR(r.json, "error", "signing is disabled: no write_api_key is configured");
+	th_http_resp_free(&r);
 	assert_int_equal(th_daemon_stop(&guarded.d), 0);
+}
+
+static int
+healthz_status(void)
+{
+	struct th_http_resp r;
+	assert_int_equal(th_apigw_get(&apigw, "/healthz", NULL, &r), 0);
+	int status = r.status;
+	th_http_resp_free(&r);
+	return status;
+}
+
+/* The broker goes away: apigw says so (503) instead of answering stale,
+ * and is whole again once it is back. */
+static void
+test_broker_away(void **state)
+{
+	struct th_suite *s = *state;
+	assert_int_equal(th_broker_stop(&s->broker), 0);
+	int64_t deadline = lf_now_ms() + WAIT_MS;
+	while (healthz_status() != 503) {
+		assert_true(lf_now_ms() < deadline);
+		usleep(50 * 1000);
+	}
+	struct th_http_resp r;
+	assert_int_equal(th_apigw_get(&apigw, "/gateways/" MAC "/packets", NULL, &r), 0);
+	assert_int_equal(r.status, 503);
+	assert_string_equal(th_http_header(&r, "retry-after"), "5");
+	TH_ASSERT_STR(r.json, "error",
+	              "the MQTT broker is not reachable, so routerlink cannot be asked");
+	th_http_resp_free(&r);
+	/* What it knows is still served. */
+	assert_int_equal(th_apigw_get(&apigw, "/gateways", NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	th_http_resp_free(&r);
+	assert_int_equal(th_broker_start(&s->broker), 0);
+	deadline = lf_now_ms() + WAIT_MS;
+	while (healthz_status() != 200) {
+		assert_true(lf_now_ms() < deadline);
+		usleep(50 * 1000);
+	}
 }
 
 static int
@@ -463,6 +511,7 @@ main(void)
 	        cmocka_unit_test(test_client_limit),
 	        cmocka_unit_test(test_heartbeat_and_filter),
 	        cmocka_unit_test(test_events_auth),
+	        cmocka_unit_test(test_broker_away),
 	};
 	int failed = cmocka_run_group_tests_name("it_apigw_sse", tests, setup, teardown);
 	return th_suite_finish(&suite, failed);
