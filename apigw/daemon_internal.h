@@ -35,6 +35,12 @@
 /* Messages applied per lws wake-up before sockets get a turn again. */
 #define INBOX_BATCH 4096
 
+/* How often event streams and waiting requests are checked for clients
+ * that left (see check_clients in http.c). */
+#define CLIENT_CHECK_MS 200
+/* ...and at once, at most this often, when the service loop spins. */
+#define SPIN_CHECK_MS 20
+
 /* The most one lws_write() sends of a response body or event stream. */
 #define HTTP_CHUNK 65536
 
@@ -71,7 +77,7 @@ struct apigw {
 	size_t n_sse;
 	struct pss *rpc_waiting;
 	uint64_t rpc_nonce, rpc_seq;
-	lws_sorted_usec_list_t hb_sul;
+	lws_sorted_usec_list_t hb_sul, check_sul;
 	struct lf_metric *m_sse_clients, *m_sse_refused, *m_sse_overflows, *m_sse_missed;
 	struct lf_metric *m_rpc_timeouts, *m_inbox_dropped, *m_prom_skipped;
 	unsigned char wbuf[LWS_PRE + HTTP_CHUNK]; /* response body chunks */
@@ -107,6 +113,8 @@ int http_start(struct apigw *gw);
 void http_stop(struct apigw *gw);
 /* routerlink's reply to request `seq` (ignored when nobody waits). */
 void http_rpc_reply(struct apigw *gw, uint64_t seq, const char *payload, size_t len);
+/* Closes event streams and waiting requests whose client left. */
+void http_check_clients(struct apigw *gw);
 /* New events in the ring: wake the SSE clients that have something. */
 void http_sse_wake(struct apigw *gw);
 

@@ -5,11 +5,13 @@
  * one lws_write() per callback, so no route ever blocks the thread: a slow
  * client only slows itself.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "http_internal.h"
 #include "lf/cfg.h"
@@ -241,6 +243,57 @@ heartbeat(lws_sorted_usec_list_t *sul)
 		}
 	}
 	lws_sul_schedule(gw->lws, 0, &gw->hb_sul, heartbeat, every / 2 * LWS_US_PER_MS);
+}
+
+/* ---- clients that left -------------------------------------------------- */
+
+/*
+ * lws 4.1 does not notice that the client of an event stream, or of a
+ * request still waiting for routerlink, has closed or sent more bytes: in
+ * its DOING_TRANSACTION state it leaves POLLIN set without reading, and
+ * spins (libwebsockets issue 2455) until a write fails. So look ourselves,
+ * with a peek: EOF or an error means gone; for an event stream, bytes mean
+ * a client that breaks the protocol (it has nothing more to send).
+ */
+static bool
+client_left(struct lws *wsi, bool any_input)
+{
+	int fd = lws_get_socket_fd(wsi);
+	char c;
+	if (fd < 0) {
+		return false;
+	}
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0) {
+		return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+	}
+	return n == 0 || any_input;
+}
+
+void
+http_check_clients(struct apigw *gw)
+{
+	/* LWS_TO_KILL_ASYNC closes on the next service turn, so the lists
+	 * are not changed under this walk. */
+	for (struct pss *p = gw->sse_clients; p != NULL; p = p->sse_next) {
+		if (p->headers_done && client_left(p->wsi, true)) {
+			lws_set_timeout(p->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+		}
+	}
+	for (struct pss *p = gw->rpc_waiting; p != NULL; p = p->rpc_next) {
+		if (client_left(p->wsi, false)) {
+			lws_set_timeout(p->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+		}
+	}
+}
+
+static void
+check_clients(lws_sorted_usec_list_t *sul)
+{
+	struct apigw *gw = lws_container_of(sul, struct apigw, check_sul);
+	http_check_clients(gw);
+	lws_sul_schedule(gw->lws, 0, &gw->check_sul, check_clients,
+	                 CLIENT_CHECK_MS * LWS_US_PER_MS);
 }
 
 /* ---- RPC waits ----------------------------------------------------------- */
@@ -575,6 +628,8 @@ http_start(struct apigw *gw)
 	LOG_INFO("http listening on %s:%d", host[0] != '\0' ? host : "*", bound);
 	lws_sul_schedule(gw->lws, 0, &gw->hb_sul, heartbeat,
 	                 gw->cfg->sse_heartbeat / 2 * LWS_US_PER_MS);
+	lws_sul_schedule(gw->lws, 0, &gw->check_sul, check_clients,
+	                 CLIENT_CHECK_MS * LWS_US_PER_MS);
 	return 0;
 }
 
@@ -585,6 +640,7 @@ http_stop(struct apigw *gw)
 		return;
 	}
 	lws_sul_cancel(&gw->hb_sul);
+	lws_sul_cancel(&gw->check_sul);
 	lws_context_destroy(gw->lws);
 	gw->lws = NULL;
 }

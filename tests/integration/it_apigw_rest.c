@@ -563,6 +563,48 @@ test_restart_same_gateways(void **state)
 	free(after);
 }
 
+/* A gateway whose key file is unreadable: routerlink disables it (never
+ * regenerates the key) and sign answers 500, which apigw passes on. */
+static void
+test_disabled_gateway(void **state)
+{
+	struct th_suite *s = *state;
+	char keys[TH_PATH_MAX], path[TH_PATH_MAX + 32];
+	th_routerlink_keys_dir(&routerlink, keys, sizeof(keys));
+	snprintf(path, sizeof(path), "%s/AA555A0000000A02.key", keys);
+	assert_int_equal(th_write_file(path, "not a key"), 0);
+	struct th_gateway broken;
+	assert_int_equal(th_gw_open(&broken, "aa555a0000000a02", NULL, s->bridge.udp_port), 0);
+	assert_int_equal(th_gw_pull(&broken), 0);
+	int64_t deadline = lf_now_ms() + WAIT_MS;
+	for (;;) {
+		struct th_http_resp r;
+		assert_int_equal(th_apigw_get(&apigw, "/gateways/aa555a0000000a02", READ_HDR, &r),
+		                 0);
+		bool done =
+		        r.status == 200 && cJSON_IsString(cJSON_GetObjectItem(r.json, "router"));
+		if (done) {
+			TH_ASSERT_STR(r.json, "router", "disabled");
+			TH_ASSERT_NULL(r.json, "public_key");
+			TH_ASSERT_BOOL(r.json, "connected", false);
+			TH_ASSERT_BOOL(r.json, "online", true);
+		}
+		th_http_resp_free(&r);
+		if (done) {
+			break;
+		}
+		assert_true(lf_now_ms() < deadline);
+		usleep(100 * 1000);
+	}
+	expect_error("POST", "/gateways/aa555a0000000a02/sign", WRITE_HDR, "{\"data\":\"AA==\"}",
+	             500, "signing failed: the key of aa555a0000000a02 cannot be read");
+	cJSON *list = get_json("/gateways", READ_HDR, 200);
+	TH_ASSERT_NUM(list, "total", 2);
+	TH_ASSERT_NUM(list, "connected", 1);
+	cJSON_Delete(list);
+	th_gw_close(&broken);
+}
+
 static int
 teardown(void **state)
 {
@@ -592,6 +634,7 @@ main(void)
 	        cmocka_unit_test(test_metrics_pass_promtool),
 	        cmocka_unit_test(test_routerlink_stopped_504),
 	        cmocka_unit_test(test_restart_same_gateways),
+	        cmocka_unit_test(test_disabled_gateway),
 	};
 	int failed = cmocka_run_group_tests_name("it_apigw_rest", tests, setup, teardown);
 	return th_suite_finish(&suite, failed);
