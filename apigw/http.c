@@ -488,14 +488,15 @@ on_http(struct apigw *gw, struct pss *p, struct lws *wsi, const char *path)
 	size_t body_len = 0;
 	bool wants_body = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
 	                  strcmp(method, "PATCH") == 0;
-	/* lws 4.1 does not de-chunk request bodies: refuse them, and close,
-	 * since the rest of the stream cannot be framed. */
+	/* Every refusal of the framing closes the connection: what follows
+	 * on it cannot be told apart from a next request. */
 	if (too_long != NULL) {
 		char text[96];
 		snprintf(text, sizeof(text), "the %s header is too long", too_long);
 		p->close_after = true;
 		http_error(p, 400, text);
 	} else if (chunked) {
+		/* lws 4.1 does not de-chunk request bodies. */
 		p->close_after = true;
 		http_error(p, 411, "chunked request bodies are not supported: send Content-Length");
 	} else if (has_length && (len_long || parse_length(length, &body_len) != 0)) {
