@@ -114,6 +114,13 @@ on_connect(struct mosquitto *mosq, void *arg, int rc, int flags, const mosquitto
 		return;
 	}
 	LOG_INFO("mqtt: connected to %s:%d as %s", mqtt->host, mqtt->port, mqtt->client_id);
+	/* libmosquitto formats a log line (malloc + vsnprintf) for every
+	 * packet in and out whenever a log callback is set: 2 µs per uplink,
+	 * 10 % of the bridge's CPU. What matters (TLS and connection errors)
+	 * happens while connecting; once connected, only debug wants it. */
+	if (lf_log_threshold < LF_LOG_DEBUG) {
+		mosquitto_log_callback_set(mosq, NULL);
+	}
 	mqtt->connected = true;
 	mqtt->reported = false;
 	lf_metric_inc(mqtt->m_connects);
@@ -189,6 +196,7 @@ link_lost(struct lf_mqtt *mqtt, int rc)
 	bool was_connected = mqtt->connected;
 	mqtt->connected = false;
 	mqtt->state = LINK_IDLE;
+	mosquitto_log_callback_set(mqtt->mosq, on_log); /* for the next connect */
 	if (was_connected) {
 		lf_metric_inc(mqtt->m_disconnects);
 		LOG_WARN("mqtt: connection to %s:%d lost (%s), reconnecting", mqtt->host,
