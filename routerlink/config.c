@@ -4,6 +4,7 @@
 
 #include "lf/util.h"
 #include "routerlink.h"
+#include "shard.h"
 
 #define OPT(field) offsetof(struct routerlink_config, field)
 #define MS_PER_S   1000LL
@@ -37,6 +38,13 @@ check_router_uri(const void *field, char *err, size_t errlen)
 		return lf_set_err(err, errlen, "must name a host and port (http://host:port)");
 	}
 	return 0;
+}
+
+static int
+check_shard(const void *field, char *err, size_t errlen)
+{
+	struct shard s;
+	return shard_parse(*(char *const *)field, &s, err, errlen);
 }
 
 static int
@@ -142,8 +150,15 @@ const struct lf_cfg_option routerlink_cfg_options[] = {
          .default_value = "10s",
          .min = 1 * MS_PER_S,
          .max = 60 * MS_PER_MIN,
-         .help = "how often the retained metrics snapshot (and changed hotspot counters) is "
-                 "published"},
+         .help = "how often the retained metrics snapshot is published; changed hotspot "
+                 "counters are refreshed within one interval"},
+        {.name = "shard",
+         .type = LF_CFG_STRING,
+         .offset = OPT(shard),
+         .default_value = "0/1",
+         .check = check_shard,
+         .help = "i/n: with n instances, this one (i counts from 0) serves the gateways whose "
+                 "MAC hashes to i (docs/operations.md)"},
         {.name = NULL},
 };
 

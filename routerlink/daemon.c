@@ -142,10 +142,14 @@ gateway_get(struct routerlink *rl, uint64_t eui)
 	return gw;
 }
 
+/* Keys may sit on storage every instance shares: only our shard's. */
 static int
 gateway_from_disk(uint64_t eui, void *arg)
 {
-	gateway_get(arg, eui);
+	struct routerlink *rl = arg;
+	if (shard_owns(&rl->shard, eui)) {
+		gateway_get(rl, eui);
+	}
 	return 0;
 }
 
@@ -196,7 +200,7 @@ on_stream_downlink(void *arg, struct rl_stream *s, const struct router_msg *msg)
 /* An ack for one of our downlinks: TOO_EARLY or TOO_LATE with an rx2
  * window sends rx2, as gateway-rs does; anything else ends it. */
 static void
-handle_ack(struct routerlink *rl, const void *payload, size_t len)
+handle_ack(struct routerlink *rl, uint64_t eui, const void *payload, size_t len)
 {
 	char id[64], error[64], err[200];
 	if (rl_ack_parse(payload, len, id, sizeof(id), error, sizeof(error), err, sizeof(err)) !=
@@ -204,7 +208,8 @@ handle_ack(struct routerlink *rl, const void *payload, size_t len)
 		return; /* not ours, or not readable: the bridge's business */
 	}
 	struct pending_down **pp = &rl->pending;
-	while (*pp != NULL && strcmp((*pp)->id, id) != 0) {
+	/* The gateway too: another shard's ids look like ours. */
+	while (*pp != NULL && ((*pp)->eui != eui || strcmp((*pp)->id, id) != 0)) {
 		pp = &(*pp)->next;
 	}
 	struct pending_down *p = *pp;
@@ -360,13 +365,16 @@ on_mqtt_message(struct lf_mqtt *mqtt, const struct mosquitto_message *msg,
 		                                 NULL, NULL));
 		return;
 	}
+	if (!shard_owns(&rl->shard, eui)) {
+		return; /* another instance's gateway */
+	}
 	size_t len = (size_t)msg->payloadlen;
 	if (strcmp(leaf, "up") == 0) {
 		handle_up(rl, eui, msg->payload, len);
 	} else if (strcmp(leaf, "state") == 0) {
 		handle_state(rl, eui, msg->payload, len);
 	} else if (strcmp(leaf, "ack") == 0) {
-		handle_ack(rl, msg->payload, len);
+		handle_ack(rl, eui, msg->payload, len);
 	}
 }
 
@@ -563,6 +571,11 @@ routerlink_new(const struct routerlink_settings *settings)
 		return NULL;
 	}
 	rl->powe = region_tx_power(rl->region, (int)rl->cfg->tx_power);
+	if (shard_parse(rl->cfg->shard, &rl->shard, err, sizeof(err)) != 0) {
+		LOG_ERROR("[routerlink] shard %s: %s", rl->cfg->shard, err); /* checked at load */
+		free(rl);
+		return NULL;
+	}
 	if (keys_dir_prepare(rl->cfg->keys_dir, err, sizeof(err)) != 0) {
 		LOG_ERROR("keys_dir: %s", err);
 		free(rl);

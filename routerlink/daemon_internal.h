@@ -14,6 +14,7 @@
 #include "lf/u64map.h"
 #include "lf/util.h"
 #include "router_codec.h"
+#include "shard.h"
 #include "uplink_codec.h"
 
 #define PENDING_TTL_MS      10000
@@ -69,6 +70,7 @@ struct routerlink {
 	char self_topic[160];
 	Helium__Region region;
 	int powe;
+	struct shard shard;
 
 	struct lf_loop *loop;
 	struct lf_mqtt *mqtt;

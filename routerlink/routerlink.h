@@ -29,6 +29,7 @@ struct routerlink_config {
 	int64_t backoff_max;      /* ms: longest reconnect delay */
 	int64_t channels;         /* gRPC channels (separate connections) streams spread over */
 	int64_t metrics_interval; /* ms between retained metrics snapshots */
+	char *shard;              /* "i/n": this instance serves the gateways of shard i */
 };
 
 struct routerlink_settings {

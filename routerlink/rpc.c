@@ -31,6 +31,7 @@ struct rpc_reply {
 	int status;
 	char error[200];
 	cJSON *body; /* success: extra members */
+	bool silent; /* another shard's gateway: its owner answers */
 };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -41,6 +42,23 @@ reply_error(struct rpc_reply *r, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->error, sizeof(r->error), fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * With several instances (shards) every one gets every request: the one
+ * that serves the request's gateway answers, and instance 0 answers what
+ * names no gateway (a malformed request), so that each request gets
+ * exactly one reply.
+ */
+static bool
+answers(const struct routerlink *rl, const cJSON *req)
+{
+	const cJSON *mac = cJSON_GetObjectItemCaseSensitive(req, "mac");
+	uint64_t eui;
+	if (cJSON_IsString(mac) && lf_eui_parse(mac->valuestring, &eui) == 0) {
+		return shard_owns(&rl->shard, eui);
+	}
+	return rl->shard.index == 0;
 }
 
 /* The request's gateway, or an error reply (400 malformed, 404 unknown). */
@@ -173,7 +191,9 @@ rpc_handle(struct routerlink *rl, const struct mosquitto_message *msg,
 	cJSON *req = msg->payloadlen > 0
 	                     ? cJSON_ParseWithLength(msg->payload, (size_t)msg->payloadlen)
 	                     : NULL;
-	if (!cJSON_IsObject(req)) {
+	if (!answers(rl, req)) {
+		r.silent = true;
+	} else if (!cJSON_IsObject(req)) {
 		reply_error(&r, 400, "%s", "the request is not a JSON object");
 	} else if (strcmp(method, "packets") == 0) {
 		do_packets(rl, req, &r);
@@ -184,8 +204,13 @@ rpc_handle(struct routerlink *rl, const struct mosquitto_message *msg,
 	}
 	cJSON_Delete(req);
 	lf_metric_inc(routerlink_counter(rl, "rpc_requests_total", "RPC requests, by result",
-	                                 "result", r.status == 200 ? "ok" : "error"));
-	send_reply(rl, response_topic, corr, corr_len, &r);
+	                                 "result",
+	                                 r.silent          ? "other_shard"
+	                                 : r.status == 200 ? "ok"
+	                                                   : "error"));
+	if (!r.silent) {
+		send_reply(rl, response_topic, corr, corr_len, &r);
+	}
 	free(response_topic);
 	free(corr);
 }
