@@ -10,7 +10,8 @@
  * which signs it for the router), the hotspot (routerlink -> apigw), a
  * router downlink (routerlink -> bridge) and its ack (bridge ->
  * routerlink), apigw's packets request and routerlink's reply, and the
- * daemons' states for apigw's /metrics.
+ * daemons' states for apigw's /metrics. And a daemon the broker turns
+ * away (wrong password, wrong CA, a topic its user may not write) says why.
  */
 #include "harness.h"
 #include "th_apigw.h"
@@ -335,6 +336,57 @@ test_apigw_metrics_see_every_daemon(void **state)
 	}
 }
 
+/* What an operator sees when the broker turns a daemon away: the reason,
+ * in its log, and it keeps trying. */
+static void
+test_refused_daemons_say_why(void **state)
+{
+	(void)state;
+	struct th_broker tls;
+	th_deploy_listener(&broker, true, &tls);
+	struct th_daemon bad;
+	/* A wrong password. */
+	assert_int_equal(login_as("bridge"), 0);
+	setenv("LORAFLEET_MQTT_PASSWORD", "not-the-password", 1);
+	int rc = th_bridge_start(&bad, &env, &tls, "it-badpw", NULL, NULL);
+	logout();
+	assert_int_equal(rc, 0);
+	assert_int_equal(th_daemon_wait_log(&bad, 0,
+	                                    "mqtt: connection refused by 127\\.0\\.0\\.1:[0-9]+: "
+	                                    "Connection Refused: not authorised",
+	                                    WAIT_MS),
+	                 0);
+	th_daemon_kill(&bad);
+	/* A CA that did not sign the broker's certificate. */
+	char other_dir[TH_PATH_MAX], other_ca[TH_PATH_MAX + 8];
+	th_env_path(&env, "other-secrets", other_dir, sizeof(other_dir));
+	assert_int_equal(th_mkcerts(&env, other_dir), 0);
+	snprintf(other_ca, sizeof(other_ca), "%s/ca.crt", other_dir);
+	assert_int_equal(login_as("bridge"), 0);
+	setenv("LORAFLEET_MQTT_TLS_CA", other_ca, 1);
+	rc = th_bridge_start(&bad, &env, &tls, "it-badca", NULL, NULL);
+	logout();
+	assert_int_equal(rc, 0);
+	assert_int_equal(th_daemon_wait_log(&bad, 0, "certificate verify failed", WAIT_MS), 0);
+	assert_int_equal(th_daemon_wait_log(&bad, 0, "cannot connect to .*A TLS error", WAIT_MS),
+	                 0);
+	th_daemon_kill(&bad);
+	/* Logged in as a user the ACL does not let publish apigw's state: the
+	 * v5 PUBACK says so, and the daemon logs it. */
+	struct th_apigw spy;
+	assert_int_equal(login_as("consumer"), 0);
+	rc = th_apigw_start(&spy, &env, &tls, "it-spy", NULL);
+	logout();
+	assert_int_equal(rc, 0);
+	assert_int_equal(th_daemon_wait_log(&spy.d, 0,
+	                                    "mqtt: the broker refused a publish: Not authorized "
+	                                    "\\(135\\); 1 refused so far\\. Check the broker's "
+	                                    "ACL for user \"consumer\"",
+	                                    WAIT_MS),
+	                 0);
+	assert_int_equal(th_daemon_stop(&spy.d), 0);
+}
+
 static int
 teardown(void **state)
 {
@@ -358,6 +410,7 @@ main(void)
 	        cmocka_unit_test(test_uplink_signed_to_the_router_and_back_through_apigw),
 	        cmocka_unit_test(test_router_downlink_reaches_the_gateway_and_is_acked),
 	        cmocka_unit_test(test_apigw_metrics_see_every_daemon),
+	        cmocka_unit_test(test_refused_daemons_say_why),
 	};
 	int failed = cmocka_run_group_tests_name("it_deploy_tls", tests, setup, teardown);
 	if (th_deploy_stop(&broker) != 0) {
