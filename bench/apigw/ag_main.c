@@ -499,13 +499,14 @@ run_phase(struct bench *b, const char *kind, long rate, long dur_ms)
 	return peers_alive(b) ? p : NULL;
 }
 
-/* Steps up from sweep_start, then bisects between the highest pass and the
- * lowest failure. Returns the highest rate that passed (0: none). */
+/* Steps up from sweep_start, then bisects between the highest pass (at
+ * least lo, which passed before) and the lowest failure. Returns the
+ * highest rate that passed (0: none). */
 static long
-sweep(struct bench *b, long *first_fail, const struct phase **best)
+sweep(struct bench *b, long lo, long *first_fail, const struct phase **best)
 {
 	const struct options *o = &b->o;
-	long lo = 0, hi = 0;
+	long hi = 0;
 	for (long rate = o->sweep_start; rate <= o->sweep_max && !stop_flag;
 	     rate += o->sweep_step) {
 		const struct phase *p = run_phase(b, "sweep", rate, o->step_ms);
@@ -567,7 +568,10 @@ run_sse(struct bench *b, struct results *r)
 	if (r->target == NULL) {
 		return -1;
 	}
-	r->best_rate = sweep(b, &r->first_fail, &r->best);
+	if (r->target->pass) {
+		r->best = r->target;
+	}
+	r->best_rate = sweep(b, r->target->pass ? o->sse_rate : 0, &r->first_fail, &r->best);
 	if (stop_flag || b->died) {
 		return -1;
 	}
@@ -808,11 +812,11 @@ main(int argc, char **argv)
 	        .drain_ms = 2000,
 	        .backlog_ms = 250,
 	        .quiet_ms = 300,
-	        .sweep_start = 2000,
-	        .sweep_step = 2000,
+	        .sweep_start = 1500,
+	        .sweep_step = 500,
 	        .sweep_max = 100000,
 	        .bisect = 3,
-	        .resolution = 200,
+	        .resolution = 100,
 	};
 	if (parse_args(&b->o, argc, argv) != 0) {
 		free(b);
