@@ -571,6 +571,7 @@ routerlink_new(const struct routerlink_settings *settings)
 		return NULL;
 	}
 	rl->powe = region_tx_power(rl->region, (int)rl->cfg->tx_power);
+	rl->rpc_log = (struct lf_ratelimit)LF_RATELIMIT_INIT(60000, 5);
 	if (shard_parse(rl->cfg->shard, &rl->shard, err, sizeof(err)) != 0) {
 		LOG_ERROR("[routerlink] shard %s: %s", rl->cfg->shard, err); /* checked at load */
 		free(rl);

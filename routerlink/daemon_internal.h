@@ -71,6 +71,7 @@ struct routerlink {
 	Helium__Region region;
 	int powe;
 	struct shard shard;
+	struct lf_ratelimit rpc_log; /* requests that cannot be answered */
 
 	struct lf_loop *loop;
 	struct lf_mqtt *mqtt;
@@ -95,6 +96,8 @@ char *packets_json(const struct routerlink *rl, const struct rl_gateway *gw);
 
 /* rpc.c: MQTT v5 requests on lorafleet/rpc/routerlink/{packets,sign}. */
 #define RPC_TOPIC_PREFIX "lorafleet/rpc/routerlink/"
+/* Where replies may go (the ACL says so too; see rpc.c). */
+#define RPC_REPLY_PREFIX "lorafleet/rpc/"
 void rpc_handle(struct routerlink *rl, const struct mosquitto_message *msg,
                 const mosquitto_property *props);
 

@@ -180,10 +180,18 @@ rpc_handle(struct routerlink *rl, const struct mosquitto_message *msg,
 	uint16_t corr_len = 0;
 	mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &response_topic, false);
 	mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len, false);
-	if (response_topic == NULL) {
-		lf_metric_inc(routerlink_counter(rl, "rpc_requests_total",
-		                                 "RPC requests, by result", "result",
-		                                 "no_response_topic"));
+	/* Replies go under lorafleet/rpc/ only: a request must not make
+	 * routerlink publish on a gateway's topics, whatever the ACL allows. */
+	if (response_topic == NULL ||
+	    strncmp(response_topic, RPC_REPLY_PREFIX, strlen(RPC_REPLY_PREFIX)) != 0) {
+		lf_metric_inc(routerlink_counter(
+		        rl, "rpc_requests_total", "RPC requests, by result", "result",
+		        response_topic == NULL ? "no_response_topic" : "bad_response_topic"));
+		LOG_RATELIMITED(
+		        &rl->rpc_log, LF_LOG_WARN, "rpc: %.40s request %s, not answered", method,
+		        response_topic == NULL ? "without a response topic"
+		                               : "with a response topic outside " RPC_REPLY_PREFIX);
+		free(response_topic);
 		free(corr);
 		return;
 	}

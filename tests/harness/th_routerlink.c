@@ -94,6 +94,15 @@ rpc_on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *m
 char *
 th_rpc_request(const struct th_broker *b, const char *method, const char *json, int timeout_ms)
 {
+	char reply_topic[64];
+	snprintf(reply_topic, sizeof(reply_topic), "lorafleet/rpc/th/%d/reply", (int)getpid());
+	return th_rpc_request_to(b, method, json, reply_topic, timeout_ms);
+}
+
+char *
+th_rpc_request_to(const struct th_broker *b, const char *method, const char *json,
+                  const char *reply_topic, int timeout_ms)
+{
 	struct rpc_wait w = {0};
 	struct mosquitto *m = mosquitto_new(NULL, true, &w);
 	if (m == NULL) {
@@ -101,8 +110,7 @@ th_rpc_request(const struct th_broker *b, const char *method, const char *json, 
 	}
 	mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
 	mosquitto_message_v5_callback_set(m, rpc_on_message);
-	char reply_topic[64], topic[128];
-	snprintf(reply_topic, sizeof(reply_topic), "th/rpc-reply/%d", (int)getpid());
+	char topic[128];
 	snprintf(topic, sizeof(topic), "lorafleet/rpc/routerlink/%s", method);
 	int64_t deadline = lf_now_ms() + timeout_ms;
 	if (mosquitto_connect_bind_v5(m, "127.0.0.1", b->port, 30, NULL, NULL) != 0 ||

@@ -28,4 +28,7 @@ void th_routerlink_keys_dir(const struct th_daemon *d, char *out, size_t outlen)
  */
 char *th_rpc_request(const struct th_broker *b, const char *method, const char *json,
                      int timeout_ms);
+/* The same with the response topic given (and subscribed to). */
+char *th_rpc_request_to(const struct th_broker *b, const char *method, const char *json,
+                        const char *reply_topic, int timeout_ms);
 #endif

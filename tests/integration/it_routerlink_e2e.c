@@ -198,6 +198,28 @@ metric(struct th_suite *s, const char *name, const char *label, const char *valu
 	return v;
 }
 
+/* A request may not steer a reply onto a gateway's topics: routerlink
+ * answers only under lorafleet/rpc/ (whatever the broker's ACL allows). */
+static void
+test_rpc_reply_only_under_lorafleet_rpc(void **state)
+{
+	struct th_suite *s = *state;
+	double before = metric(s, "rpc_requests_total", "result", "bad_response_topic");
+	char *reply = th_rpc_request_to(&s->broker, "packets", "{\"mac\":\"" MAC "\"}",
+	                                "lorawan/" MAC "/down", 1500);
+	assert_null(reply);
+	/* Still answering where it may. */
+	reply = th_rpc_request(&s->broker, "packets", "{\"mac\":\"" MAC "\"}", WAIT_MS);
+	assert_non_null(reply);
+	free(reply);
+	int64_t deadline = lf_now_ms() + WAIT_MS;
+	while (metric(s, "rpc_requests_total", "result", "bad_response_topic") < before + 1 &&
+	       lf_now_ms() < deadline) {
+		usleep(200 * 1000);
+	}
+	assert_true(metric(s, "rpc_requests_total", "result", "bad_response_topic") == before + 1);
+}
+
 /* The router goes away: uplinks wait in routerlink's queue; one held past
  * queue_max_age is dropped and counted, the fresh one reaches the
  * restarted router with the time it was held. The stale one is published
@@ -304,6 +326,7 @@ main(void)
 	        cmocka_unit_test(test_downlink_and_rx2_after_too_late),
 	        cmocka_unit_test(test_packets_query),
 	        cmocka_unit_test(test_sign_with_the_gateway_key),
+	        cmocka_unit_test(test_rpc_reply_only_under_lorafleet_rpc),
 	        cmocka_unit_test(test_router_restart_delivers_held_uplinks),
 	        cmocka_unit_test(test_key_survives_kill_9),
 	};
