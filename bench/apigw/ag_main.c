@@ -648,8 +648,10 @@ print_report(const struct bench *b, const struct results *r)
 		uint64_t errors = one->non2xx + one->socket_errors + one->timeouts;
 		printf("%-46s %12.0f/s %14s %s\n", "ceiling: GET /healthz, same server",
 		       ceil->req_per_s, "(reference)", "");
-		printf("%-46s %12.0f/s %12.0f/s %s (%.0f %% of the ceiling)\n",
-		       "GET /gateways/{mac}, random of 10,000", one->req_per_s, TARGET_REQS,
+		char label[64];
+		snprintf(label, sizeof(label), "GET /gateways/{mac}, random of %ld", o->gateways);
+		printf("%-46s %12.0f/s %12.0f/s %s (%.0f %% of the ceiling)\n", label,
+		       one->req_per_s, TARGET_REQS,
 		       mark(one->req_per_s >= TARGET_REQS && errors == 0),
 		       one->req_per_s / ceil->req_per_s * 100);
 		printf("%-46s %11.3f ms %11.1f ms %s\n", "GET /gateways/{mac} p99", one->p99_ms,
