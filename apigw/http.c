@@ -465,6 +465,24 @@ decide(struct apigw *gw, struct pss *p)
 }
 
 /* Content-Length as sent: digits only (no sign, no blanks, no overflow). */
+/*
+ * The request's headers, counted over the ones lws knows by name (Host,
+ * Cookie, User-Agent, ... and the URI): past HEADERS_MAX a 400 says why.
+ * Headers lws has no name for cannot be counted through the 4.1 API; all
+ * headers together are bounded by max_http_header_data (HEADERS_BUDGET),
+ * past which lws closes the connection without an answer.
+ */
+static size_t
+known_headers_len(struct lws *wsi)
+{
+	size_t n = 0;
+	for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+		int len = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+		n += len > 0 ? (size_t)len : 0;
+	}
+	return n;
+}
+
 static int
 parse_length(const char *text, size_t *out)
 {
@@ -529,6 +547,7 @@ on_http(struct apigw *gw, struct pss *p, struct lws *wsi, const char *path)
 	                       : id_long    ? "Last-Event-ID"
 	                       : te_long    ? "Transfer-Encoding"
 	                                    : NULL;
+	size_t headers_len = known_headers_len(wsi);
 
 	size_t body_len = 0;
 	bool wants_body = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
@@ -538,6 +557,11 @@ on_http(struct apigw *gw, struct pss *p, struct lws *wsi, const char *path)
 	if (too_long != NULL) {
 		char text[96];
 		snprintf(text, sizeof(text), "the %s header is too long", too_long);
+		p->close_after = true;
+		http_error(p, 400, text);
+	} else if (headers_len > HEADERS_MAX) {
+		char text[96];
+		snprintf(text, sizeof(text), "request headers larger than %d bytes", HEADERS_MAX);
 		p->close_after = true;
 		http_error(p, 400, text);
 	} else if (chunked) {
@@ -656,7 +680,7 @@ http_start(struct apigw *gw)
 	info.keepalive_timeout = (int)(gw->cfg->http_timeout / 1000);
 	info.timeout_secs = (unsigned)(gw->cfg->http_timeout / 1000);
 	/* Generous for API clients; past it lws closes the connection. */
-	info.max_http_header_data = 16384;
+	info.max_http_header_data = HEADERS_BUDGET;
 	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
 	/* Every SSE client is a descriptor: allow what the system allows. */
 	struct rlimit rl;

@@ -69,7 +69,7 @@ int
 th_http_send(struct th_http_conn *c, const char *method, const char *path, const char *extra,
              const char *body, size_t body_len)
 {
-	char head[8192];
+	char head[16384]; /* room for an oversized-header test */
 	int n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n%s", method,
 	                 path, (unsigned)c->port, extra != NULL ? extra : "");
 	if (body != NULL && n > 0 && (size_t)n < sizeof(head)) {

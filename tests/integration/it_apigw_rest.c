@@ -243,6 +243,16 @@ test_auth_matrix(void **state)
 	memset(big + 11, 'k', 600);
 	strcpy(big + 611, "\r\n");
 	expect_error("GET", "/gateways", big, NULL, 400, "the X-API-Key header is too long");
+	/* Headers past 8 KiB in all (here a cookie): refused with a reason. */
+	static char cookie[9100] = "Cookie: c=";
+	memset(cookie + 10, 'c', 9000);
+	strcpy(cookie + 9010, "\r\n");
+	expect_error("GET", "/healthz", cookie, NULL, 400,
+	             "request headers larger than 8192 bytes");
+	/* Just under: served. */
+	cookie[10 + 7000] = '\0';
+	strcat(cookie, "\r\n");
+	expect_status("GET", "/healthz", cookie, NULL, 200);
 }
 
 static void
