@@ -78,6 +78,17 @@ if [ "$got" != "$expected" ]; then
 	bad "Depends differs from the expected runtime packages:"
 	diff <(echo "$expected") <(echo "$got") | sed 's/^/    /' >&2 || true
 fi
+# The same runtime packages as scripts/deps' table (which the Dockerfile's
+# runtime stage installs), plus libc6 and adduser.
+if deps_runtime=$("$src/scripts/deps" --list runtime 2>/dev/null); then
+	from_deps=$({ printf '%s\n' adduser libc6; echo "$deps_runtime"; } | sort)
+	if [ "$got" != "$from_deps" ]; then
+		bad "Depends disagrees with scripts/deps --list runtime (+ adduser, libc6):"
+		diff <(echo "$from_deps") <(echo "$got") | sed 's/^/    /' >&2 || true
+	fi
+else
+	bad "scripts/deps --list runtime failed"
+fi
 if echo "$got" | grep -q -- '-dev$'; then
 	bad "Depends names a -dev package: $(echo "$got" | grep -- '-dev$' | tr '\n' ' ')"
 fi
@@ -172,6 +183,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	done
 	if ! out=$(systemd-analyze verify "$vdir"/*.service 2>&1) || [ -n "$out" ]; then
 		bad "systemd-analyze verify:"
+		# shellcheck disable=SC2001
 		echo "$out" | sed 's/^/    /' >&2
 	fi
 else
