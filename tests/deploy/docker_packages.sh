@@ -119,6 +119,12 @@ owner() {
 	done
 	return 1
 }
+# What the runtime packages pull in with them (Depends, recursively): a
+# library a binary links directly (a sanitizer or debug build does, for
+# libgrpc29's abseil) is installed if one of those brings it.
+mapfile -t runtime_list <<<"$want_runtime"
+pulled_in=$(apt-cache depends --recurse --important "${runtime_list[@]}" 2>/dev/null |
+	grep -v '^ ' | grep -v '^<' | sort -u || true)
 if [ $# -gt 0 ]; then
 	if ! command -v objdump >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
 		fail "objdump and dpkg-query are needed to check the binaries' libraries"
@@ -138,7 +144,7 @@ if [ $# -gt 0 ]; then
 				fail "$(basename "$bin"): $soname ($path) belongs to no Debian package"
 				continue
 			fi
-			if grep -qx "$pkg" <<<"$want_runtime"; then
+			if grep -qx "$pkg" <<<"$want_runtime" || grep -qx "$pkg" <<<"$pulled_in"; then
 				continue
 			fi
 			case "$pkg" in
@@ -150,7 +156,7 @@ if [ $# -gt 0 ]; then
 			if printf '%s\n' "${base_packages[@]}" | grep -qx "$pkg"; then
 				continue
 			fi
-			fail "$(basename "$bin") needs $soname from $pkg, which the runtime stage does not install" \
+			fail "$(basename "$bin") needs $soname from $pkg, which the runtime stage neither installs nor pulls in" \
 				"(add its -dev/runtime pair to scripts/deps and the package to the Dockerfile)"
 		done
 		[ "$failed" -eq 0 ] &&
