@@ -150,6 +150,11 @@ if [ $# -gt 0 ]; then
 			case "$pkg" in
 			libasan* | libubsan* | liblsan* | libtsan*) continue ;; # LF_SANITIZE
 			esac
+			# grpc.pc's -latomic stays NEEDED only in the sanitizer build
+			# (the Release binaries the image ships do not link it).
+			if [ "$pkg" = libatomic1 ] && objdump -p "$bin" | grep -q 'NEEDED.*libasan'; then
+				continue
+			fi
 			case "$(dpkg-query -W -f='${Essential}/${Priority}' "$pkg")" in
 			yes/* | */required) continue ;;
 			esac
