@@ -28,6 +28,13 @@
 #define BENCH_SUB_TOPIC    "lorawan/+/up"
 #define BENCH_MAX_PAYLOAD  1024
 
+static inline void
+bench_sleep_ns(int64_t ns)
+{
+	struct timespec ts = {.tv_sec = ns / 1000000000LL, .tv_nsec = ns % 1000000000LL};
+	nanosleep(&ts, NULL);
+}
+
 static inline int64_t
 bench_now_ns(void)
 {
@@ -142,6 +149,7 @@ void ceiling_source(struct ceiling *c, struct source *out);
 
 /* /proc readings; 0 when unreadable. */
 double proc_cpu_s(int pid);                           /* utime + stime of a process, seconds */
+double thread_cpu_s(int pid);                         /* the same for its main thread (tid = pid) */
 double host_cpu_s(void);                              /* busy time of the whole host, seconds */
 uint64_t proc_status_bytes(int pid, const char *key); /* "VmRSS" etc., bytes */
 uint64_t net_counter(const char *file, const char *prefix, const char *name);

@@ -6,15 +6,11 @@
 
 #include "bench.h"
 
-/* utime + stime of pid in seconds; 0 when it cannot be read. */
-double
-proc_cpu_s(int pid)
+/* utime + stime from a /proc stat file, seconds; 0 when unreadable. */
+static double
+stat_cpu_s(const char *path)
 {
-	char path[64], buf[1024];
-	if (pid <= 0) {
-		return 0;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	char buf[1024];
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
 		return 0;
@@ -30,6 +26,30 @@ proc_cpu_s(int pid)
 		return 0;
 	}
 	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* utime + stime of pid in seconds; 0 when it cannot be read. */
+double
+proc_cpu_s(int pid)
+{
+	char path[64];
+	if (pid <= 0) {
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	return stat_cpu_s(path);
+}
+
+/* The same for pid's main thread (its thread id is pid). */
+double
+thread_cpu_s(int pid)
+{
+	char path[64];
+	if (pid <= 0) {
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, pid);
+	return stat_cpu_s(path);
 }
 
 /* Busy seconds of the whole host, from /proc/stat: irq and softirq count

@@ -92,35 +92,6 @@ on_signal(int sig)
 	(void)sig;
 }
 
-static void
-sleep_ns(int64_t ns)
-{
-	struct timespec ts = {.tv_sec = ns / NS_PER_S, .tv_nsec = ns % NS_PER_S};
-	nanosleep(&ts, NULL);
-}
-
-/* CPU seconds of one thread (the main thread: tid = pid). */
-static double
-thread_cpu_s(long pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/stat", pid, pid);
-	FILE *f = pid > 0 ? fopen(path, "r") : NULL;
-	if (f == NULL) {
-		return 0;
-	}
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *p = strrchr(buf, ')');
-	unsigned long long ut = 0, st = 0;
-	if (p == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) {
-		return 0;
-	}
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /*
  * CPU seconds of every process that is not part of the run: someone's
  * build or test. What they reaped counts too (cutime, cstime), since a
@@ -174,7 +145,7 @@ cpu_now(const struct bench *b)
 {
 	struct cpu c = {
 	        .apigw = proc_cpu_s((int)b->o.apigw_pid),
-	        .apigw_main = thread_cpu_s(b->o.apigw_pid),
+	        .apigw_main = thread_cpu_s((int)b->o.apigw_pid),
 	        .broker = proc_cpu_s((int)b->o.broker_pid),
 	        .bench = proc_cpu_s((int)getpid()),
 	        .other = others_cpu_s(b),
@@ -272,7 +243,7 @@ provision(struct bench *b, struct results *r)
 				break;
 			}
 		}
-		sleep_ns(200 * NS_PER_MS);
+		bench_sleep_ns(200 * NS_PER_MS);
 	}
 	r->provision_s = (double)(bench_now_ns() - t0) / 1e9;
 	if (total != o->gateways || connected != o->gateways) {
@@ -400,7 +371,7 @@ quiesce(struct bench *b)
 	agb_sse_totals(b->sse, &t);
 	uint64_t last = t.bytes;
 	while (!stop_flag && bench_now_ns() - start < 30 * NS_PER_S) {
-		sleep_ns(10 * NS_PER_MS);
+		bench_sleep_ns(10 * NS_PER_MS);
 		agb_sse_totals(b->sse, &t);
 		int64_t now = bench_now_ns();
 		if (t.bytes != last) {
@@ -504,7 +475,7 @@ run_phase(struct bench *b, const char *kind, long rate, long dur_ms)
 			}
 			p->sent = due;
 		}
-		sleep_ns(NS_PER_MS / 2);
+		bench_sleep_ns(NS_PER_MS / 2);
 		now = bench_now_ns();
 	}
 	p->t_sent = now;
@@ -517,7 +488,7 @@ run_phase(struct bench *b, const char *kind, long rate, long dur_ms)
 		if (p->st.clients_done >= (uint64_t)o->clients) {
 			break;
 		}
-		sleep_ns(2 * NS_PER_MS);
+		bench_sleep_ns(2 * NS_PER_MS);
 	}
 	quiesce(b);
 	agb_sse_phase_stats(b->sse, p->id, &p->st);

@@ -82,35 +82,6 @@ on_signal(int sig)
 	(void)sig;
 }
 
-static void
-sleep_ns(int64_t ns)
-{
-	struct timespec ts = {.tv_sec = ns / NS_PER_S, .tv_nsec = ns % NS_PER_S};
-	nanosleep(&ts, NULL);
-}
-
-/* CPU seconds of one thread (the main thread: tid = pid). */
-static double
-thread_cpu_s(long pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/stat", pid, pid);
-	FILE *f = pid > 0 ? fopen(path, "r") : NULL;
-	if (f == NULL) {
-		return 0;
-	}
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *p = strrchr(buf, ')');
-	unsigned long long ut = 0, st = 0;
-	if (p == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) {
-		return 0;
-	}
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 static struct cpu
 cpu_now(const struct bench *b)
 {
@@ -224,7 +195,7 @@ quiesce(struct bench *b)
 		return -1;
 	}
 	while (!stop_flag && bench_now_ns() - start < 30 * NS_PER_S) {
-		sleep_ns(10 * NS_PER_MS);
+		bench_sleep_ns(10 * NS_PER_MS);
 		if (router_packets(b, &now_packets) != 0) {
 			return -1;
 		}
@@ -343,7 +314,7 @@ run_phase(struct bench *b, const char *kind, long rate, long dur_ms)
 			}
 			p->sent = due;
 		}
-		sleep_ns(NS_PER_MS / 2);
+		bench_sleep_ns(NS_PER_MS / 2);
 		now = bench_now_ns();
 	}
 	p->t_sent = now;
@@ -359,7 +330,7 @@ run_phase(struct bench *b, const char *kind, long rate, long dur_ms)
 		if (got >= before + n) {
 			break;
 		}
-		sleep_ns(5 * NS_PER_MS);
+		bench_sleep_ns(5 * NS_PER_MS);
 	}
 	/* Files this phase's records; late ones come with the next quiesce. */
 	if (quiesce(b) != 0) {
@@ -448,7 +419,7 @@ provision(struct bench *b, double *seconds)
 			        ready, o->gateways, (double)(now - t0) / 1e9);
 			last_print = now;
 		}
-		sleep_ns(100 * NS_PER_MS);
+		bench_sleep_ns(100 * NS_PER_MS);
 	}
 }
 
@@ -536,7 +507,7 @@ run(struct bench *b, struct results *r)
 	if (provision(b, &r->provision_s) != 0) {
 		return -1;
 	}
-	sleep_ns(o->settle_ms * NS_PER_MS);
+	bench_sleep_ns(o->settle_ms * NS_PER_MS);
 	r->rss_streams = proc_status_bytes((int)o->routerlink_pid, "VmRSS");
 	r->router_rss = proc_status_bytes((int)o->router_pid, "VmRSS");
 
