@@ -22,7 +22,7 @@ enum rl_call_event {
 	RL_CALL_MESSAGE, /* a message from the router: data/len valid during the callback */
 	RL_CALL_SENT,    /* the oldest message given to rl_call_send() was written */
 	RL_CALL_CLOSED,  /* the call is over: status and details say why; release it.
-			  * Messages not reported SENT by then were not written. */
+	                  * Messages not reported SENT by then were not written. */
 };
 
 typedef void (*rl_call_fn)(void *arg, struct rl_call *call, enum rl_call_event event,

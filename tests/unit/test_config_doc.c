@@ -32,10 +32,8 @@ struct doc_section {
 
 /* One line per documented section. */
 static const struct doc_section documented[] = {
-        {"mqtt", lf_mqtt_cfg_options},
-        {"log", lf_log_cfg_options},
-        {"bridge", bridge_cfg_options},
-        {"routerlink", routerlink_cfg_options},
+        {"mqtt", lf_mqtt_cfg_options},  {"log", lf_log_cfg_options},
+        {"bridge", bridge_cfg_options}, {"routerlink", routerlink_cfg_options},
         {"apigw", apigw_cfg_options},
 };
 
@@ -375,10 +373,8 @@ test_code_side_changes_fail(void **state)
 	}
 	assert_true(count + 2 < sizeof(copy) / sizeof(copy[0]));
 	struct doc_section list[] = {
-	        {"mqtt", lf_mqtt_cfg_options},
-	        {"log", copy},
-	        {"bridge", bridge_cfg_options},
-	        {"routerlink", routerlink_cfg_options},
+	        {"mqtt", lf_mqtt_cfg_options},  {"log", copy},
+	        {"bridge", bridge_cfg_options}, {"routerlink", routerlink_cfg_options},
 	        {"apigw", apigw_cfg_options},
 	};
 	const size_t n = sizeof(list) / sizeof(list[0]);
@@ -405,12 +401,9 @@ test_code_side_changes_fail(void **state)
 	/* A section the code gains without a doc section. */
 	memcpy(copy, lf_log_cfg_options, (count + 1) * sizeof(copy[0]));
 	struct doc_section more[] = {
-	        {"mqtt", lf_mqtt_cfg_options},
-	        {"log", copy},
-	        {"bridge", bridge_cfg_options},
-	        {"routerlink", routerlink_cfg_options},
-	        {"apigw", apigw_cfg_options},
-	        {"extra", lf_log_cfg_options},
+	        {"mqtt", lf_mqtt_cfg_options},  {"log", copy},
+	        {"bridge", bridge_cfg_options}, {"routerlink", routerlink_cfg_options},
+	        {"apigw", apigw_cfg_options},   {"extra", lf_log_cfg_options},
 	};
 	assert_true(problems_in(doc, more, sizeof(more) / sizeof(more[0])) > 0);
 }

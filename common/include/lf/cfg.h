@@ -29,9 +29,9 @@ enum lf_cfg_type {
 struct lf_cfg_option {
 	const char *name;
 	enum lf_cfg_type type;
-	size_t offset;             /* of the field in the section's struct */
-	const char *default_value; /* as written in the file; NULL means empty */
-	int64_t min, max;          /* INT and DURATION (ms), HOSTPORT (port) */
+	size_t offset;              /* of the field in the section's struct */
+	const char *default_value;  /* as written in the file; NULL means empty */
+	int64_t min, max;           /* INT and DURATION (ms), HOSTPORT (port) */
 	const char *const *choices; /* ENUM: NULL-terminated */
 	unsigned flags;
 	const char *help; /* one line, shown by --help and in docs/config.md */
@@ -54,13 +54,13 @@ extern const char *const lf_cfg_known_sections[];
  * Returns 0, or -1 with a message in err. Call lf_cfg_free() either way.
  */
 int lf_cfg_load(const struct lf_cfg_section *sections, size_t n_sections, const char *path,
-		char *err, size_t errlen);
+                char *err, size_t errlen);
 
 void lf_cfg_free(const struct lf_cfg_section *sections, size_t n_sections);
 
 /* Parses one value as the file would; for tests and for defaults. */
-int lf_cfg_set(const struct lf_cfg_section *section, const char *key, const char *value,
-	       char *err, size_t errlen);
+int lf_cfg_set(const struct lf_cfg_section *section, const char *key, const char *value, char *err,
+               size_t errlen);
 
 /* Writes the effective configuration as INI, secrets masked. */
 void lf_cfg_print(const struct lf_cfg_section *sections, size_t n_sections, void *file);

@@ -15,15 +15,15 @@
  * (a reason in err, e.g. "freq: expected a number").
  */
 int lf_json_get_string(const cJSON *obj, const char *key, const char **out, char *err,
-		       size_t errlen);
+                       size_t errlen);
 int lf_json_get_number(const cJSON *obj, const char *key, double *out, char *err, size_t errlen);
 int lf_json_get_int(const cJSON *obj, const char *key, int64_t min, int64_t max, int64_t *out,
-		    char *err, size_t errlen);
+                    char *err, size_t errlen);
 int lf_json_get_bool(const cJSON *obj, const char *key, bool *out, char *err, size_t errlen);
 int lf_json_get_object(const cJSON *obj, const char *key, const cJSON **out, char *err,
-		       size_t errlen);
+                       size_t errlen);
 int lf_json_get_array(const cJSON *obj, const char *key, const cJSON **out, char *err,
-		      size_t errlen);
+                      size_t errlen);
 
 /* Unformatted text of `item`, malloc'd; NULL on allocation failure. */
 char *lf_json_print(const cJSON *item);

@@ -31,7 +31,7 @@ void lf_log_setup(enum lf_log_level level, enum lf_log_format format, const char
 /* Writes one line. Use the LOG_* macros instead so that the level is
  * checked before the arguments are formatted. */
 void lf_log_write(enum lf_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 #define lf_log(level, ...)                                                                         \
 	do {                                                                                       \
@@ -58,7 +58,10 @@ struct lf_ratelimit {
 	unsigned suppressed;
 };
 
-#define LF_RATELIMIT_INIT(window, n) {.window_ms = (window), .burst = (n)}
+#define LF_RATELIMIT_INIT(window, n)                                                               \
+	{                                                                                          \
+		.window_ms = (window), .burst = (n)                                                \
+	}
 
 /* True when a line may be written now. */
 bool lf_ratelimit_allow(struct lf_ratelimit *rl);
@@ -68,7 +71,6 @@ bool lf_ratelimit_allow(struct lf_ratelimit *rl);
 		if ((level) <= lf_log_threshold && lf_ratelimit_allow(rl))                         \
 			lf_log_write((level), __VA_ARGS__);                                        \
 	} while (0)
-
 
 /* The [log] section, shared by all daemons. */
 #include "lf/cfg.h"

@@ -31,9 +31,8 @@ void lf_metrics_free(struct lf_metrics *reg);
  * name with another type or help text returns the existing family's series.
  * Returns NULL only when out of memory.
  */
-struct lf_metric *lf_metrics_get(struct lf_metrics *reg, enum lf_metric_type type,
-				 const char *name, const char *help, const char *label_key,
-				 const char *label_value);
+struct lf_metric *lf_metrics_get(struct lf_metrics *reg, enum lf_metric_type type, const char *name,
+                                 const char *help, const char *label_key, const char *label_value);
 
 static inline struct lf_metric *
 lf_metrics_counter(struct lf_metrics *reg, const char *name, const char *help)
@@ -59,7 +58,7 @@ lf_metric_inc(struct lf_metric *m)
 
 /* Removes one labelled series (a gateway that is gone). */
 void lf_metrics_remove(struct lf_metrics *reg, const char *name, const char *label_key,
-		       const char *label_value);
+                       const char *label_value);
 
 /*
  * {"families":[{"name","type":"counter"|"gauge","help",

@@ -39,27 +39,27 @@ struct lf_mqtt_config {
 	char *tls_key;
 	char *topic_prefix;
 	int64_t qos;
-	int64_t keepalive; /* ms */
+	int64_t keepalive;     /* ms */
 	int64_t reconnect_max; /* ms */
 };
 
 extern const struct lf_cfg_option lf_mqtt_cfg_options[];
 
 typedef void (*lf_mqtt_message_cb)(struct lf_mqtt *mqtt, const struct mosquitto_message *msg,
-				   const mosquitto_property *props, void *arg);
+                                   const mosquitto_property *props, void *arg);
 /* Called after every CONNACK success (connected true) and every loss. */
 typedef void (*lf_mqtt_state_cb)(struct lf_mqtt *mqtt, bool connected, void *arg);
 
 struct lf_mqtt_options {
 	const struct lf_mqtt_config *cfg;
-	const char *client_id;    /* used when cfg->client_id is empty */
-	int protocol_version;     /* MQTT_PROTOCOL_V311 (default) or MQTT_PROTOCOL_V5 */
-	bool persistent_session;  /* clean_session false (v5: session expiry 1 day) */
-	const char *will_topic;   /* retained, QoS 1; NULL for none */
+	const char *client_id;   /* used when cfg->client_id is empty */
+	int protocol_version;    /* MQTT_PROTOCOL_V311 (default) or MQTT_PROTOCOL_V5 */
+	bool persistent_session; /* clean_session false (v5: session expiry 1 day) */
+	const char *will_topic;  /* retained, QoS 1; NULL for none */
 	const char *will_payload;
-	const char *birth_topic;  /* published retained on every connect; NULL for none */
+	const char *birth_topic; /* published retained on every connect; NULL for none */
 	const char *birth_payload;
-	size_t outbox_max;        /* messages; 0 = 10000 */
+	size_t outbox_max; /* messages; 0 = 10000 */
 	lf_mqtt_message_cb on_message;
 	lf_mqtt_state_cb on_state;
 	void *arg;
@@ -83,9 +83,9 @@ int lf_mqtt_subscribe(struct lf_mqtt *mqtt, const char *pattern, int qos);
  * message was sent or kept, -1 when it could not be (bad topic, too large).
  */
 int lf_mqtt_publish(struct lf_mqtt *mqtt, const char *topic, const void *payload, size_t len,
-		    int qos, bool retain);
+                    int qos, bool retain);
 int lf_mqtt_publish_v5(struct lf_mqtt *mqtt, const char *topic, const void *payload, size_t len,
-		       int qos, bool retain, const mosquitto_property *props);
+                       int qos, bool retain, const mosquitto_property *props);
 
 bool lf_mqtt_connected(const struct lf_mqtt *mqtt);
 
