@@ -466,7 +466,7 @@ uplink_map(const char *json, size_t len, const char *mac, const char *received_a
            bool forward_crc_bad, uplink_emit_fn emit, void *arg, struct uplink_result *res,
            char *err, size_t errlen)
 {
-	struct uplink_result local;
+	struct uplink_result local = {0};
 	struct mapper m = {
 	        .json = json ? json : "",
 	        .len = json ? len : 0,

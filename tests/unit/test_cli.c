@@ -102,11 +102,11 @@ static void
 test_version(void **state)
 {
 	struct run *r = *state;
-	run_cli(r, "--version", NULL);
+	run_cli(r, "--version", (char *)NULL);
 	assert_int_equal(r->action, LF_CLI_EXIT_OK);
 	assert_string_equal(r->out, "lorafleet-bridge " LF_VERSION "\n");
 	assert_string_equal(r->err, "");
-	run_cli(r, "-V", NULL);
+	run_cli(r, "-V", (char *)NULL);
 	assert_int_equal(r->action, LF_CLI_EXIT_OK);
 	assert_string_equal(r->out, "lorafleet-bridge " LF_VERSION "\n");
 }
@@ -117,7 +117,7 @@ test_help(void **state)
 	struct run *r = *state;
 	/* Help needs no configuration, not even a valid one. */
 	setenv("LORAFLEET_CONFIG", FIXTURE("bad_range.ini"), 1);
-	run_cli(r, "--help", NULL);
+	run_cli(r, "--help", (char *)NULL);
 	assert_int_equal(r->action, LF_CLI_EXIT_OK);
 	assert_string_equal(r->err, "");
 	assert_true(starts_with(r->out, "Usage: lorafleet-bridge [-c FILE] [--check-config]\n"));
@@ -149,7 +149,7 @@ test_help(void **state)
 			assert_non_null(strstr(at, o->help));
 		}
 	}
-	run_cli(r, "-h", NULL);
+	run_cli(r, "-h", (char *)NULL);
 	assert_int_equal(r->action, LF_CLI_EXIT_OK);
 	assert_true(starts_with(r->out, "Usage: "));
 }
@@ -158,7 +158,7 @@ static void
 test_check_config(void **state)
 {
 	struct run *r = *state;
-	run_cli(r, "--check-config", "-c", FIXTURE("valid.ini"), NULL);
+	run_cli(r, "--check-config", "-c", FIXTURE("valid.ini"), (char *)NULL);
 	assert_int_equal(r->action, LF_CLI_EXIT_OK);
 	assert_string_equal(r->err, "");
 	assert_true(starts_with(r->out, "[mqtt]\nhost = broker.example.net\nport = 8883\n"));
@@ -168,21 +168,21 @@ test_check_config(void **state)
 
 	/* Without -c, $LORAFLEET_CONFIG names the file. */
 	setenv("LORAFLEET_CONFIG", FIXTURE("valid.ini"), 1);
-	run_cli(r, "--check-config", NULL);
+	run_cli(r, "--check-config", (char *)NULL);
 	assert_int_equal(r->action, LF_CLI_EXIT_OK);
 	assert_non_null(strstr(r->out, "host = broker.example.net\n"));
 
 	/* -c wins over $LORAFLEET_CONFIG, and the environment over both. */
 	setenv("LORAFLEET_CONFIG", FIXTURE("bad_range.ini"), 1);
 	setenv("LORAFLEET_MQTT_HOST", "env.example.net", 1);
-	run_cli(r, "--config", FIXTURE("valid.ini"), "--check-config", NULL);
+	run_cli(r, "--config", FIXTURE("valid.ini"), "--check-config", (char *)NULL);
 	assert_int_equal(r->action, LF_CLI_EXIT_OK);
 	assert_non_null(strstr(r->out, "host = env.example.net\n"));
 	unsetenv("LORAFLEET_MQTT_HOST");
 
 	/* An empty $LORAFLEET_CONFIG means no file: the defaults. */
 	setenv("LORAFLEET_CONFIG", "", 1);
-	run_cli(r, "--check-config", NULL);
+	run_cli(r, "--check-config", (char *)NULL);
 	assert_int_equal(r->action, LF_CLI_EXIT_OK);
 	assert_non_null(strstr(r->out, "host = 127.0.0.1\n"));
 }
@@ -191,7 +191,7 @@ static void
 test_config_errors(void **state)
 {
 	struct run *r = *state;
-	run_cli(r, "-c", FIXTURE("bad_range.ini"), NULL);
+	run_cli(r, "-c", FIXTURE("bad_range.ini"), (char *)NULL);
 	assert_int_equal(r->action, LF_CLI_EXIT_ERROR);
 	assert_string_equal(r->out, "");
 	assert_string_equal(
@@ -199,14 +199,14 @@ test_config_errors(void **state)
 	        "lorafleet-bridge: " FIXTURE(
 	                "bad_range.ini") ":12: gateway_timeout: must be between 1s and 1d\n");
 
-	run_cli(r, "--check-config", "-c", FIXTURE("unknown_key.ini"), NULL);
+	run_cli(r, "--check-config", "-c", FIXTURE("unknown_key.ini"), (char *)NULL);
 	assert_int_equal(r->action, LF_CLI_EXIT_ERROR);
 	assert_string_equal(r->out, "");
 	assert_string_equal(
 	        r->err, "lorafleet-bridge: " FIXTURE("unknown_key.ini") ":3: hots: unknown key\n");
 
 	setenv("LORAFLEET_CONFIG", "/nonexistent.ini", 1);
-	run_cli(r, NULL);
+	run_cli(r, (char *)NULL);
 	assert_int_equal(r->action, LF_CLI_EXIT_ERROR);
 	assert_string_equal(r->err, "lorafleet-bridge: /nonexistent.ini: cannot open: No such "
 	                            "file or directory\n");
@@ -216,7 +216,7 @@ static void
 test_run(void **state)
 {
 	struct run *r = *state;
-	run_cli(r, "-c", FIXTURE("valid.ini"), NULL);
+	run_cli(r, "-c", FIXTURE("valid.ini"), (char *)NULL);
 	assert_int_equal(r->action, LF_CLI_RUN);
 	assert_string_equal(r->out, "");
 	assert_string_equal(r->err, "");
@@ -224,7 +224,7 @@ test_run(void **state)
 	/* The [log] section was applied. */
 	assert_int_equal(lf_log_threshold, LF_LOG_DEBUG);
 
-	run_cli(r, NULL);
+	run_cli(r, (char *)NULL);
 	assert_int_equal(r->action, LF_CLI_RUN);
 	assert_string_equal(settings.mqtt.host, "127.0.0.1");
 	assert_int_equal(lf_log_threshold, LF_LOG_INFO);
@@ -249,7 +249,7 @@ test_usage_errors(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char expected[256];
-		run_cli(r, cases[i].args[0], cases[i].args[1], cases[i].args[2], NULL);
+		run_cli(r, cases[i].args[0], cases[i].args[1], cases[i].args[2], (char *)NULL);
 		snprintf(expected, sizeof(expected), "lorafleet-bridge: %s\n", cases[i].err);
 		assert_int_equal(r->action, LF_CLI_EXIT_ERROR);
 		assert_string_equal(r->err, expected);
