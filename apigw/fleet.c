@@ -426,7 +426,9 @@ fleet_sorted(const struct fleet *f, size_t *n)
 	if (f->map.count == 0) {
 		return NULL;
 	}
-	const struct fleet_gw **list = malloc(f->map.count * sizeof(*list));
+	/* An array of pointers: sizeof(*list) is a pointer's size, as meant. */
+	const struct fleet_gw **list =
+	        malloc(f->map.count * sizeof(*list)); // NOLINT(bugprone-sizeof-expression)
 	if (list == NULL) {
 		return NULL;
 	}
@@ -436,7 +438,7 @@ fleet_sorted(const struct fleet *f, size_t *n)
 			list[(*n)++] = gw;
 		}
 	}
-	qsort(list, *n, sizeof(*list), by_eui);
+	qsort(list, *n, sizeof(*list), by_eui); // NOLINT(bugprone-sizeof-expression)
 	return list;
 }
 

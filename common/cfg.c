@@ -33,7 +33,7 @@ sanitize(const char *text, char *out, size_t outlen)
 			n += 3;
 			break;
 		}
-		out[n++] = (*p < 0x20 || *p == 0x7f) ? '?' : (char)*p;
+		out[n++] = (char)((*p < 0x20 || *p == 0x7f) ? '?' : *p);
 	}
 	out[n] = '\0';
 }

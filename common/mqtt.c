@@ -761,10 +761,11 @@ lf_mqtt_topic(char *out, size_t outlen, const char *prefix, const char *a, const
 		return -1;
 	}
 	char *p = out;
-	memcpy(p, prefix, lp);
+	/* The last copy brings the terminating NUL. */
+	memcpy(p, prefix, lp); // NOLINT(bugprone-not-null-terminated-result)
 	p += lp;
 	*p++ = '/';
-	memcpy(p, a, la);
+	memcpy(p, a, la); // NOLINT(bugprone-not-null-terminated-result)
 	p += la;
 	*p++ = '/';
 	memcpy(p, b, lb + 1);

@@ -446,7 +446,9 @@ rl_streams_add(struct rl_streams *m, uint64_t eui, const struct gateway_key *key
 {
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 64;
-		struct rl_stream **all = realloc(m->all, cap * sizeof(*all));
+		/* An array of pointers: sizeof(*all) is a pointer's size. */
+		struct rl_stream **all =
+		        realloc(m->all, cap * sizeof(*all)); // NOLINT(bugprone-sizeof-expression)
 		if (all == NULL) {
 			return NULL;
 		}
