@@ -6,8 +6,6 @@
 #include "lf/util.h"
 
 #define OPT(field) offsetof(struct apigw_config, field)
-#define MS_PER_S   1000LL
-#define MS_PER_MIN (60 * MS_PER_S)
 
 /* A key goes into an HTTP header: printable ASCII without blanks, so that
  * what the operator configured is what a client can send. */
@@ -24,15 +22,6 @@ check_api_key(const void *field, char *err, size_t errlen)
 		return lf_set_err(err, errlen, "must be at least 16 characters (or empty)");
 	}
 	return 0;
-}
-
-/* lws counts its timeouts in whole seconds. */
-static int
-check_whole_seconds(const void *field, char *err, size_t errlen)
-{
-	return *(const int64_t *)field % MS_PER_S == 0
-	               ? 0
-	               : lf_set_err(err, errlen, "must be a whole number of seconds");
 }
 
 static int
@@ -102,14 +91,14 @@ const struct lf_cfg_option apigw_cfg_options[] = {
          .offset = OPT(sse_heartbeat),
          .default_value = "15s",
          .min = 100,
-         .max = 5 * MS_PER_MIN,
+         .max = 5 * LF_MS_PER_MIN,
          .help = "interval of the heartbeat comment on idle /events streams"},
         {.name = "rpc_timeout",
          .type = LF_CFG_DURATION,
          .offset = OPT(rpc_timeout),
          .default_value = "5s",
          .min = 100,
-         .max = 1 * MS_PER_MIN,
+         .max = 1 * LF_MS_PER_MIN,
          .help = "how long packets and sign wait for routerlink before 504"},
         {.name = "max_body",
          .type = LF_CFG_INT,
@@ -122,16 +111,16 @@ const struct lf_cfg_option apigw_cfg_options[] = {
          .type = LF_CFG_DURATION,
          .offset = OPT(http_timeout),
          .default_value = "10s",
-         .min = 1 * MS_PER_S,
-         .max = 10 * MS_PER_MIN,
-         .check = check_whole_seconds,
+         .min = 1 * LF_MS_PER_S,
+         .max = 10 * LF_MS_PER_MIN,
+         .check = lf_cfg_check_whole_seconds /* lws counts whole seconds */,
          .help = "a connection that takes longer to send a request, or sits idle, is closed"},
         {.name = "metrics_interval",
          .type = LF_CFG_DURATION,
          .offset = OPT(metrics_interval),
          .default_value = "10s",
-         .min = 1 * MS_PER_S,
-         .max = 60 * MS_PER_MIN,
+         .min = 1 * LF_MS_PER_S,
+         .max = 60 * LF_MS_PER_MIN,
          .help = "how often apigw's own retained metrics snapshot is published"},
         {.name = NULL},
 };

@@ -4,8 +4,6 @@
 #include "bridge.h"
 
 #define OPT(field) offsetof(struct bridge_config, field)
-#define MS_PER_S   1000
-#define MS_PER_DAY (24LL * 3600 * 1000)
 
 const struct lf_cfg_option bridge_cfg_options[] = {
         {.name = "udp_bind",
@@ -25,8 +23,8 @@ const struct lf_cfg_option bridge_cfg_options[] = {
          .type = LF_CFG_DURATION,
          .offset = OPT(gateway_timeout),
          .default_value = "60s",
-         .min = 1 * MS_PER_S,
-         .max = MS_PER_DAY,
+         .min = 1 * LF_MS_PER_S,
+         .max = LF_MS_PER_DAY,
          .help = "a gateway with no PULL_DATA for this long is marked offline"},
         {.name = "forward_crc_bad",
          .type = LF_CFG_BOOL,
@@ -46,7 +44,7 @@ const struct lf_cfg_option bridge_cfg_options[] = {
          .offset = OPT(tx_ack_timeout),
          .default_value = "5s",
          .min = 100,
-         .max = 60 * MS_PER_S,
+         .max = 60 * LF_MS_PER_S,
          .help = "how long to wait for a gateway's TX_ACK before acking TIMEOUT"},
         {.name = "pin_address",
          .type = LF_CFG_BOOL,
@@ -58,8 +56,8 @@ const struct lf_cfg_option bridge_cfg_options[] = {
          .type = LF_CFG_DURATION,
          .offset = OPT(metrics_interval),
          .default_value = "10s",
-         .min = 1 * MS_PER_S,
-         .max = 3600 * MS_PER_S,
+         .min = 1 * LF_MS_PER_S,
+         .max = 3600 * LF_MS_PER_S,
          .help = "how often the retained metrics snapshot is published"},
         {.name = "udp_rcvbuf",
          .type = LF_CFG_INT,

@@ -289,3 +289,20 @@ cfg_parse_value(const struct lf_cfg_option *opt, const char *value, union cfg_va
 	snprintf(reason, len, "unsupported option type %d", (int)opt->type);
 	return PARSE_INVALID;
 }
+
+/* For durations handed to APIs that count whole seconds (libmosquitto's
+ * keepalive, libwebsockets' timeouts). */
+int
+lf_cfg_check_whole_seconds(const void *field, char *err, size_t errlen)
+{
+	return *(const int64_t *)field % LF_MS_PER_S == 0
+	               ? 0
+	               : lf_set_err(err, errlen, "must be a whole number of seconds");
+}
+
+int
+lf_cfg_check_not_empty(const void *field, char *err, size_t errlen)
+{
+	const char *text = *(char *const *)field;
+	return text[0] != '\0' ? 0 : lf_set_err(err, errlen, "must not be empty");
+}

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mosquitto.h>
+#include <sodium.h>
+
 #ifndef LF_VERSION
 #define LF_VERSION "unknown"
 #endif
@@ -203,4 +206,27 @@ lf_cli_run(int argc, char **argv, const char *service, const struct lf_cfg_secti
 		             service);
 	}
 	return LF_CLI_RUN;
+}
+
+int
+lf_daemon_main(int argc, char **argv, const char *service, const struct lf_cfg_section *sections,
+               size_t n_sections, const struct lf_log_config *log, int (*run)(void *settings),
+               void *settings)
+{
+	int status = 2;
+	enum lf_cli_action action = lf_cli_run(argc, argv, service, sections, n_sections, log);
+	if (action == LF_CLI_EXIT_OK) {
+		status = 0;
+	} else if (action == LF_CLI_RUN) {
+		if (sodium_init() < 0) {
+			LOG_ERROR("libsodium failed to initialise");
+			status = 1;
+		} else {
+			mosquitto_lib_init();
+			status = run(settings);
+			mosquitto_lib_cleanup();
+		}
+	}
+	lf_cfg_free(sections, n_sections);
+	return status;
 }

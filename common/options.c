@@ -9,9 +9,6 @@
 
 #define MQTT_OPT(field) offsetof(struct lf_mqtt_config, field)
 #define LOG_OPT(field)  offsetof(struct lf_log_config, field)
-#define MS_PER_S        1000
-#define MS_PER_MIN      (60 * MS_PER_S)
-#define MS_PER_HOUR     (60 * MS_PER_MIN)
 
 /*
  * The prefix is the first level of every topic the daemons publish and
@@ -45,17 +42,6 @@ check_topic_prefix(const void *field, char *err, size_t errlen)
 			snprintf(err, errlen, "must not contain control characters");
 			return -1;
 		}
-	}
-	return 0;
-}
-
-/* libmosquitto takes the keepalive in whole seconds. */
-static int
-check_whole_seconds(const void *field, char *err, size_t errlen)
-{
-	if (*(const int64_t *)field % MS_PER_S != 0) {
-		snprintf(err, errlen, "must be a whole number of seconds");
-		return -1;
 	}
 	return 0;
 }
@@ -117,16 +103,16 @@ const struct lf_cfg_option lf_mqtt_cfg_options[] = {
          .type = LF_CFG_DURATION,
          .offset = MQTT_OPT(keepalive),
          .default_value = "30s",
-         .min = 5 * MS_PER_S,
-         .max = MS_PER_HOUR,
-         .check = check_whole_seconds,
+         .min = 5 * LF_MS_PER_S,
+         .max = LF_MS_PER_H,
+         .check = lf_cfg_check_whole_seconds,
          .help = "MQTT keepalive interval (whole seconds)"},
         {.name = "reconnect_max",
          .type = LF_CFG_DURATION,
          .offset = MQTT_OPT(reconnect_max),
          .default_value = "10s",
-         .min = 1 * MS_PER_S,
-         .max = 10 * MS_PER_MIN,
+         .min = 1 * LF_MS_PER_S,
+         .max = 10 * LF_MS_PER_MIN,
          .help = "longest wait between reconnect attempts (starts at 250ms, doubles)"},
         {.name = NULL},
 };

@@ -7,8 +7,6 @@
 #include "shard.h"
 
 #define OPT(field) offsetof(struct routerlink_config, field)
-#define MS_PER_S   1000LL
-#define MS_PER_MIN (60 * MS_PER_S)
 
 /* Helium's packet router speaks cleartext HTTP/2 on 8080; TLS is allowed
  * for proxies in front of it. */
@@ -47,13 +45,6 @@ check_shard(const void *field, char *err, size_t errlen)
 	return shard_parse(*(char *const *)field, &s, err, errlen);
 }
 
-static int
-check_not_empty(const void *field, char *err, size_t errlen)
-{
-	const char *text = *(char *const *)field;
-	return text[0] != '\0' ? 0 : lf_set_err(err, errlen, "must not be empty");
-}
-
 const struct lf_cfg_option routerlink_cfg_options[] = {
         {.name = "router_uri",
          .type = LF_CFG_STRING,
@@ -65,14 +56,14 @@ const struct lf_cfg_option routerlink_cfg_options[] = {
          .type = LF_CFG_STRING,
          .offset = OPT(keys_dir),
          .default_value = "/var/lib/lorafleet/keys",
-         .check = check_not_empty,
+         .check = lf_cfg_check_not_empty,
          .help = "directory of the gateways' keys, <MAC>.key in gateway-rs format; losing it "
                  "loses the Hotspots"},
         {.name = "region",
          .type = LF_CFG_STRING,
          .offset = OPT(region),
          .default_value = "US915",
-         .check = check_not_empty,
+         .check = lf_cfg_check_not_empty,
          .help = "the gateways' helium.region name (US915, EU868, AU915, AS923_1, KR920, IN865, "
                  "...), one per instance"},
         {.name = "tx_power",
@@ -99,8 +90,8 @@ const struct lf_cfg_option routerlink_cfg_options[] = {
          .type = LF_CFG_DURATION,
          .offset = OPT(queue_max_age),
          .default_value = "60s",
-         .min = 1 * MS_PER_S,
-         .max = 10 * MS_PER_MIN,
+         .min = 1 * LF_MS_PER_S,
+         .max = 10 * LF_MS_PER_MIN,
          .help = "held uplinks older than this are dropped and counted"},
         {.name = "packets_ring",
          .type = LF_CFG_INT,
@@ -113,29 +104,29 @@ const struct lf_cfg_option routerlink_cfg_options[] = {
          .type = LF_CFG_DURATION,
          .offset = OPT(keepalive),
          .default_value = "30s",
-         .min = 30 * MS_PER_S,
-         .max = 10 * MS_PER_MIN,
+         .min = 30 * LF_MS_PER_S,
+         .max = 10 * LF_MS_PER_MIN,
          .help = "HTTP/2 keepalive ping interval (shorter risks the router's too_many_pings)"},
         {.name = "stream_recycle",
          .type = LF_CFG_DURATION,
          .offset = OPT(stream_recycle),
          .default_value = "30m",
-         .min = 1 * MS_PER_MIN,
-         .max = 34 * MS_PER_MIN,
+         .min = 1 * LF_MS_PER_MIN,
+         .max = 34 * LF_MS_PER_MIN,
          .help = "reopen a healthy stream after this long, before the router's 35-minute kill"},
         {.name = "backoff_min",
          .type = LF_CFG_DURATION,
          .offset = OPT(backoff_min),
          .default_value = "5s",
          .min = 100,
-         .max = 10 * MS_PER_MIN,
+         .max = 10 * LF_MS_PER_MIN,
          .help = "first reconnect delay of a gateway's stream (doubles, with jitter)"},
         {.name = "backoff_max",
          .type = LF_CFG_DURATION,
          .offset = OPT(backoff_max),
          .default_value = "30m",
-         .min = 1 * MS_PER_S,
-         .max = 60 * MS_PER_MIN,
+         .min = 1 * LF_MS_PER_S,
+         .max = 60 * LF_MS_PER_MIN,
          .help = "longest reconnect delay of a gateway's stream"},
         {.name = "channels",
          .type = LF_CFG_INT,
@@ -148,8 +139,8 @@ const struct lf_cfg_option routerlink_cfg_options[] = {
          .type = LF_CFG_DURATION,
          .offset = OPT(metrics_interval),
          .default_value = "10s",
-         .min = 1 * MS_PER_S,
-         .max = 60 * MS_PER_MIN,
+         .min = 1 * LF_MS_PER_S,
+         .max = 60 * LF_MS_PER_MIN,
          .help = "how often the retained metrics snapshot is published; changed hotspot "
                  "counters are refreshed within one interval"},
         {.name = "shard",

@@ -4,7 +4,6 @@
  *   lorafleet-routerlink [-c FILE] [--check-config] [--help] [--version]
  *   lorafleet-routerlink keys [-c FILE] show|list|create|import|export ...
  */
-#include <mosquitto.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +12,6 @@
 #include "daemon.h"
 #include "keys_cli.h"
 #include "lf/cli.h"
-#include "lf/log.h"
 #include "lf/util.h"
 #include "routerlink.h"
 
@@ -41,35 +39,26 @@ run_keys(int argc, char **argv, struct lf_cfg_section *sections, size_t n)
 	return keys_cli_main(argc - first, argv + first, cfg->keys_dir);
 }
 
+static int
+run(void *settings)
+{
+	struct routerlink *rl = routerlink_new(settings);
+	int status = rl != NULL ? routerlink_run(rl) : 1;
+	routerlink_free(rl);
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct routerlink_settings settings = {0};
 	struct lf_cfg_section sections[ROUTERLINK_CFG_SECTIONS];
 	routerlink_cfg_sections(&settings, sections);
-
-	int status = 2;
 	if (argc > 1 && strcmp(argv[1], "keys") == 0) {
-		status = run_keys(argc, argv, sections, LF_ARRAY_SIZE(sections));
+		int status = run_keys(argc, argv, sections, LF_ARRAY_SIZE(sections));
 		lf_cfg_free(sections, LF_ARRAY_SIZE(sections));
 		return status;
 	}
-	enum lf_cli_action action = lf_cli_run(argc, argv, "routerlink", sections,
-	                                       LF_ARRAY_SIZE(sections), &settings.log);
-	if (action == LF_CLI_EXIT_OK) {
-		status = 0;
-	} else if (action == LF_CLI_RUN) {
-		if (sodium_init() < 0) {
-			LOG_ERROR("libsodium failed to initialise");
-			status = 1;
-		} else {
-			mosquitto_lib_init();
-			struct routerlink *rl = routerlink_new(&settings);
-			status = rl != NULL ? routerlink_run(rl) : 1;
-			routerlink_free(rl);
-			mosquitto_lib_cleanup();
-		}
-	}
-	lf_cfg_free(sections, LF_ARRAY_SIZE(sections));
-	return status;
+	return lf_daemon_main(argc, argv, "routerlink", sections, LF_ARRAY_SIZE(sections),
+	                      &settings.log, run, &settings);
 }

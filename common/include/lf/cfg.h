@@ -26,6 +26,12 @@ enum lf_cfg_type {
 
 #define LF_CFG_SECRET 0x1u /* never printed by --check-config */
 
+/* Durations in the option tables are milliseconds. */
+#define LF_MS_PER_S   1000LL
+#define LF_MS_PER_MIN (60 * LF_MS_PER_S)
+#define LF_MS_PER_H   (60 * LF_MS_PER_MIN)
+#define LF_MS_PER_DAY (24 * LF_MS_PER_H)
+
 struct lf_cfg_option {
 	const char *name;
 	enum lf_cfg_type type;
@@ -57,6 +63,10 @@ int lf_cfg_load(const struct lf_cfg_section *sections, size_t n_sections, const 
                 char *err, size_t errlen);
 
 void lf_cfg_free(const struct lf_cfg_section *sections, size_t n_sections);
+
+/* Checks the option tables share (struct lf_cfg_option.check). */
+int lf_cfg_check_whole_seconds(const void *field, char *err, size_t errlen); /* DURATION */
+int lf_cfg_check_not_empty(const void *field, char *err, size_t errlen);     /* STRING */
 
 /* Parses one value as the file would; for tests and for defaults. */
 int lf_cfg_set(const struct lf_cfg_section *section, const char *key, const char *value, char *err,

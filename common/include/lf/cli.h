@@ -34,6 +34,16 @@ enum lf_cli_action lf_cli_run(int argc, char **argv, const char *service,
                               const struct lf_cfg_section *sections, size_t n_sections,
                               const struct lf_log_config *log);
 
+/*
+ * A daemon's whole main(): lf_cli_run(), then, to run, libsodium and
+ * libmosquitto initialised around run(settings), and lf_cfg_free(). The
+ * exit status: run()'s, 0 after --help and the like, 2 for a usage or
+ * configuration error, 1 when a library does not initialise.
+ */
+int lf_daemon_main(int argc, char **argv, const char *service,
+                   const struct lf_cfg_section *sections, size_t n_sections,
+                   const struct lf_log_config *log, int (*run)(void *settings), void *settings);
+
 /* The name of a type as --help and docs/config.md write it ("duration"). */
 const char *lf_cli_type_name(enum lf_cfg_type type);
 
