@@ -147,6 +147,22 @@ size_t ceiling_message_size(struct ceiling *c, uint64_t seq);
 uint64_t ceiling_errors(const struct ceiling *c);
 void ceiling_source(struct ceiling *c, struct source *out);
 
+/*
+ * The rate sweep all benchmarks share: steps of plan->step from
+ * plan->start while they pass, then up to plan->bisect bisection steps
+ * (rates rounded to 100) between the highest pass (at least lo, which
+ * passed before) and the lowest failure, while they are more than
+ * plan->resolution apart. step() runs one step at rate: 1 pass, 0 fail,
+ * -1 stop. Returns the highest rate that passed (0: none) and the lowest
+ * that failed in *first_fail (0: none).
+ */
+struct sweep_plan {
+	long start, step, max, bisect, resolution;
+};
+
+long bench_sweep(const struct sweep_plan *plan, long lo, int (*step)(void *arg, long rate),
+                 void *arg, long *first_fail);
+
 /* /proc readings; 0 when unreadable. */
 double proc_cpu_s(int pid);                           /* utime + stime of a process, seconds */
 double thread_cpu_s(int pid);                         /* the same for its main thread (tid = pid) */

@@ -260,39 +260,32 @@ run_step(struct bench *b, const struct source *src, const char *kind, long rate,
 	return peers_alive(b) ? s : NULL;
 }
 
-/* Steps up from sweep_start, then bisects between the highest pass and
- * the lowest failure. Returns the highest rate that passed (0: none). */
+struct sweep_ctx {
+	struct bench *b;
+	const struct source *src;
+	int steps;
+};
+
+static int
+sweep_step(void *arg, long rate)
+{
+	struct sweep_ctx *c = arg;
+	if (stop_flag || c->steps++ == MAX_STEPS) {
+		return -1;
+	}
+	struct step *s = run_step(c->b, c->src, "sweep", rate, c->b->o.step_ms);
+	return s == NULL ? -1 : s->pass;
+}
+
+/* The rate sweep (bench_sweep). Returns the highest rate that passed. */
 static long
 sweep(struct bench *b, const struct source *src, long *first_fail)
 {
 	const struct options *o = &b->o;
-	long lo = 0, hi = 0;
-	for (long rate = o->sweep_start, i = 0; rate <= o->sweep_max && i < MAX_STEPS && !stop_flag;
-	     rate += o->sweep_step, i++) {
-		struct step *s = run_step(b, src, "sweep", rate, o->step_ms);
-		if (s == NULL) {
-			break;
-		}
-		if (!s->pass) {
-			hi = rate;
-			break;
-		}
-		lo = rate;
-	}
-	for (long r = 0; hi > 0 && r < o->bisect && hi - lo > o->resolution && !stop_flag; r++) {
-		long mid = (lo + hi) / 2 / 100 * 100;
-		struct step *s = run_step(b, src, "sweep", mid, o->step_ms);
-		if (s == NULL) {
-			break;
-		}
-		if (s->pass) {
-			lo = mid;
-		} else {
-			hi = mid;
-		}
-	}
-	*first_fail = hi;
-	return lo;
+	struct sweep_plan plan = {o->sweep_start, o->sweep_step, o->sweep_max, o->bisect,
+	                          o->resolution};
+	struct sweep_ctx c = {b, src, 0};
+	return bench_sweep(&plan, 0, sweep_step, &c, first_fail);
 }
 
 /* One uplink through the bridge; its MQTT message is the ceiling's template. */

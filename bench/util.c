@@ -81,3 +81,35 @@ hist_quantile(const struct hist *h, double q)
 	}
 	return h->max_ns;
 }
+
+long
+bench_sweep(const struct sweep_plan *plan, long lo, int (*step)(void *arg, long rate), void *arg,
+            long *first_fail)
+{
+	long hi = 0;
+	for (long rate = plan->start; rate <= plan->max; rate += plan->step) {
+		int r = step(arg, rate);
+		if (r < 0) {
+			break;
+		}
+		if (r == 0) {
+			hi = rate;
+			break;
+		}
+		lo = rate;
+	}
+	for (long n = 0; hi > 0 && n < plan->bisect && hi - lo > plan->resolution; n++) {
+		long mid = (lo + hi) / 2 / 100 * 100;
+		int r = step(arg, mid);
+		if (r < 0) {
+			break;
+		}
+		if (r > 0) {
+			lo = mid;
+		} else {
+			hi = mid;
+		}
+	}
+	*first_fail = hi;
+	return lo;
+}

@@ -503,42 +503,39 @@ run_phase(struct bench *b, const char *kind, long rate, long dur_ms)
 	return peers_alive(b) ? p : NULL;
 }
 
-/* Steps up from sweep_start, then bisects between the highest pass (at
- * least lo, which passed before) and the lowest failure. Returns the
- * highest rate that passed (0: none). */
+struct sweep_ctx {
+	struct bench *b;
+	const struct phase *best;
+};
+
+static int
+sweep_step(void *arg, long rate)
+{
+	struct sweep_ctx *c = arg;
+	const struct phase *p = stop_flag ? NULL : run_phase(c->b, "sweep", rate, c->b->o.step_ms);
+	if (p == NULL) {
+		return -1;
+	}
+	if (p->pass) {
+		c->best = p;
+	}
+	return p->pass;
+}
+
+/* The rate sweep (bench_sweep) above lo, which passed before; *best is
+ * the highest step that passed (unchanged if none did). */
 static long
 sweep(struct bench *b, long lo, long *first_fail, const struct phase **best)
 {
 	const struct options *o = &b->o;
-	long hi = 0;
-	for (long rate = o->sweep_start; rate <= o->sweep_max && !stop_flag;
-	     rate += o->sweep_step) {
-		const struct phase *p = run_phase(b, "sweep", rate, o->step_ms);
-		if (p == NULL) {
-			break;
-		}
-		if (!p->pass) {
-			hi = rate;
-			break;
-		}
-		lo = rate;
-		*best = p;
+	struct sweep_plan plan = {o->sweep_start, o->sweep_step, o->sweep_max, o->bisect,
+	                          o->resolution};
+	struct sweep_ctx c = {b, NULL};
+	long rate = bench_sweep(&plan, lo, sweep_step, &c, first_fail);
+	if (c.best != NULL) {
+		*best = c.best;
 	}
-	for (long r = 0; hi > 0 && r < o->bisect && hi - lo > o->resolution && !stop_flag; r++) {
-		long mid = (lo + hi) / 2 / 100 * 100;
-		const struct phase *p = run_phase(b, "sweep", mid, o->step_ms);
-		if (p == NULL) {
-			break;
-		}
-		if (p->pass) {
-			lo = mid;
-			*best = p;
-		} else {
-			hi = mid;
-		}
-	}
-	*first_fail = hi;
-	return lo;
+	return rate;
 }
 
 static int
