@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <netinet/in.h>
@@ -162,6 +163,24 @@ struct sweep_plan {
 
 long bench_sweep(const struct sweep_plan *plan, long lo, int (*step)(void *arg, long rate),
                  void *arg, long *first_fail);
+
+/*
+ * Numeric options of the routerlink and apigw benchmarks: `--name value`,
+ * a long within [min, max].
+ */
+struct bench_numopt {
+	const char *name;
+	long *value;
+	long min, max;
+	const char *help;
+};
+
+/* 1 when name is one of opts (value stored), 0 when it is not, -1 when
+ * the value is bad (printed with prog). */
+int bench_numopt_set(const struct bench_numopt *opts, size_t n, const char *prog, const char *name,
+                     const char *value);
+/* One line per option, with its current value. */
+void bench_numopt_usage(FILE *out, const struct bench_numopt *opts, size_t n);
 
 /* /proc readings; 0 when unreadable. */
 double proc_cpu_s(int pid);                           /* utime + stime of a process, seconds */

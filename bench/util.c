@@ -1,5 +1,8 @@
 /* Helpers shared by the bench's parts: gateway names, the rxpk, the histogram. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "bench.h"
 
@@ -112,4 +115,35 @@ bench_sweep(const struct sweep_plan *plan, long lo, int (*step)(void *arg, long 
 	}
 	*first_fail = hi;
 	return lo;
+}
+
+int
+bench_numopt_set(const struct bench_numopt *opts, size_t n, const char *prog, const char *name,
+                 const char *value)
+{
+	size_t k = 0;
+	while (k < n && strcmp(opts[k].name, name) != 0) {
+		k++;
+	}
+	if (k == n) {
+		return 0;
+	}
+	char *end = NULL;
+	errno = 0;
+	long v = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || v < opts[k].min || v > opts[k].max) {
+		fprintf(stderr, "%s: --%s wants a number in [%ld, %ld], not %s\n", prog, name,
+		        opts[k].min, opts[k].max, value);
+		return -1;
+	}
+	*opts[k].value = v;
+	return 1;
+}
+
+void
+bench_numopt_usage(FILE *out, const struct bench_numopt *opts, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, "  --%-20s %s (%ld)\n", opts[i].name, opts[i].help, *opts[i].value);
+	}
 }

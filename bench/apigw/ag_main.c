@@ -680,15 +680,8 @@ run(struct bench *b, struct results *r)
 
 /* ---- options ---------------------------------------------------------- */
 
-struct numopt {
-	const char *name;
-	long *value;
-	long min, max;
-	const char *help;
-};
-
 static void
-usage(FILE *out, const struct numopt *opts, size_t n)
+usage(FILE *out, const struct bench_numopt *opts, size_t n)
 {
 	fprintf(out, "usage: lorafleet-bench-apigw --port N --http-port N --lua PATH [options]\n"
 	             "  --host H               MQTT broker host (127.0.0.1)\n"
@@ -697,15 +690,13 @@ usage(FILE *out, const struct numopt *opts, size_t n)
 	             "  --lua PATH             bench/apigw/gateway.lua\n"
 	             "  --skip-rest            no wrk runs\n"
 	             "  --skip-sse             no SSE phases\n");
-	for (size_t i = 0; i < n; i++) {
-		fprintf(out, "  --%-20s %s (%ld)\n", opts[i].name, opts[i].help, *opts[i].value);
-	}
+	bench_numopt_usage(out, opts, n);
 }
 
 static int
 parse_args(struct options *o, int argc, char **argv)
 {
-	const struct numopt opts[] = {
+	const struct bench_numopt opts[] = {
 	        {"port", &o->port, 1, 65535, "MQTT broker port"},
 	        {"http-port", &o->http_port, 1, 65535, "apigw's HTTP port"},
 	        {"apigw-pid", &o->apigw_pid, 0, 1L << 30, "apigw pid (RSS, CPU)"},
@@ -767,19 +758,13 @@ parse_args(struct options *o, int argc, char **argv)
 			o->lua = value;
 			continue;
 		}
-		size_t k = 0;
-		while (k < nopts && strcmp(opts[k].name, name) != 0) {
-			k++;
-		}
-		char *end = NULL;
-		errno = 0;
-		long v = k < nopts ? strtol(value, &end, 10) : 0;
-		if (k == nopts || errno != 0 || end == value || *end != '\0' || v < opts[k].min ||
-		    v > opts[k].max) {
-			fprintf(stderr, "agbench: bad option --%s %s\n", name, value);
+		int set = bench_numopt_set(opts, nopts, "agbench", name, value);
+		if (set <= 0) {
+			if (set == 0) {
+				fprintf(stderr, "agbench: unknown option --%s\n", name);
+			}
 			return -1;
 		}
-		*opts[k].value = v;
 	}
 	if (o->port == 0 || o->http_port == 0 || (o->lua == NULL && !o->skip_rest)) {
 		usage(stderr, opts, nopts);

@@ -526,30 +526,21 @@ run(struct bench *b, struct results *r)
 
 /* ---- options ---------------------------------------------------------- */
 
-struct numopt {
-	const char *name;
-	long *value;
-	long min, max;
-	const char *help;
-};
-
 static void
-usage(FILE *out, const struct numopt *opts, size_t n)
+usage(FILE *out, const struct bench_numopt *opts, size_t n)
 {
 	fprintf(out, "usage: lorafleet-bench-routerlink --port N --control PATH --take-file PATH "
 	             "[options]\n"
 	             "  --host H               MQTT broker host (127.0.0.1)\n"
 	             "  --control PATH         the fake router's control socket\n"
 	             "  --take-file PATH       where the fake router writes its records\n");
-	for (size_t i = 0; i < n; i++) {
-		fprintf(out, "  --%-20s %s (%ld)\n", opts[i].name, opts[i].help, *opts[i].value);
-	}
+	bench_numopt_usage(out, opts, n);
 }
 
 static int
 parse_args(struct options *o, int argc, char **argv)
 {
-	const struct numopt opts[] = {
+	const struct bench_numopt opts[] = {
 	        {"port", &o->port, 1, 65535, "MQTT broker port"},
 	        {"routerlink-pid", &o->routerlink_pid, 0, 1L << 30, "routerlink pid (RSS, CPU)"},
 	        {"router-pid", &o->router_pid, 0, 1L << 30, "fake router pid (CPU)"},
@@ -597,19 +588,13 @@ parse_args(struct options *o, int argc, char **argv)
 			o->take_file = value;
 			continue;
 		}
-		size_t k = 0;
-		while (k < nopts && strcmp(opts[k].name, name) != 0) {
-			k++;
-		}
-		char *end = NULL;
-		errno = 0;
-		long v = k < nopts ? strtol(value, &end, 10) : 0;
-		if (k == nopts || errno != 0 || end == value || *end != '\0' || v < opts[k].min ||
-		    v > opts[k].max) {
-			fprintf(stderr, "rlbench: bad option --%s %s\n", name, value);
+		int set = bench_numopt_set(opts, nopts, "rlbench", name, value);
+		if (set <= 0) {
+			if (set == 0) {
+				fprintf(stderr, "rlbench: unknown option --%s\n", name);
+			}
 			return -1;
 		}
-		*opts[k].value = v;
 	}
 	if (o->port == 0 || o->control == NULL || o->take_file == NULL) {
 		usage(stderr, opts, nopts);
