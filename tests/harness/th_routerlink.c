@@ -139,3 +139,46 @@ th_rpc_request_to(const struct th_broker *b, const char *method, const char *jso
 	}
 	return w.reply;
 }
+
+int
+th_routerlink_gateway_up(struct th_router *r, struct th_gateway *gw, const char *mac,
+                         uint16_t bridge_udp_port, char *hex, size_t hexlen, int timeout_ms)
+{
+	if (th_gw_open(gw, mac, NULL, bridge_udp_port) != 0 || th_gw_pull(gw) != 0) {
+		return -1;
+	}
+	struct th_router_event *e = th_router_wait_event(r, "register", NULL, timeout_ms);
+	if (e == NULL) {
+		return -1;
+	}
+	snprintf(hex, hexlen, "%s", cJSON_GetObjectItem(e->root, "gateway")->valuestring);
+	th_router_event_free(e);
+	e = th_router_wait_event(r, "session_init", hex, timeout_ms);
+	th_router_event_free(e);
+	return e != NULL ? 0 : -1;
+}
+
+int
+th_routerlink_metric(const struct th_broker *b, const char *instance, const char *name,
+                     const char *label_key, const char *label_value, double *out)
+{
+	char topic[128];
+	snprintf(topic, sizeof(topic), "lorafleet/routerlink/%s/metrics", instance);
+	struct th_msg *m = NULL;
+	int64_t deadline = lf_now_ms() + 15000;
+	while (m == NULL && lf_now_ms() < deadline) {
+		m = th_mqtt_read_retained(b, topic, 1500);
+	}
+	if (m == NULL) {
+		return -1;
+	}
+	cJSON *snap = cJSON_Parse(m->payload);
+	th_msg_free(m);
+	*out = 0;
+	if (snap == NULL) {
+		return -1;
+	}
+	th_metric_value(snap, name, label_key, label_value, out);
+	cJSON_Delete(snap);
+	return 0;
+}

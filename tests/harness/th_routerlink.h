@@ -14,6 +14,25 @@
 int th_routerlink_start(struct th_daemon *d, struct th_env *env, const struct th_broker *b,
                         const struct th_router *r, const char *instance, const char *extra);
 
+/*
+ * A gateway comes up through the bridge: opens gw as mac towards the
+ * bridge's UDP port and sends a PULL_DATA, so that the bridge's state
+ * makes routerlink create the key and open its stream; waits until the
+ * router has its register and session_init, and gives the gateway's key
+ * (hex, as the router's events name it) in hex. 0 or -1.
+ */
+int th_routerlink_gateway_up(struct th_router *r, struct th_gateway *gw, const char *mac,
+                             uint16_t bridge_udp_port, char *hex, size_t hexlen, int timeout_ms);
+
+/*
+ * One series of routerlink <instance>'s retained metrics snapshot (0 when
+ * the series does not exist yet). The first snapshot comes
+ * metrics_interval after the start: this waits for it, up to 15 s.
+ * 0, or -1 when there is none.
+ */
+int th_routerlink_metric(const struct th_broker *b, const char *instance, const char *name,
+                         const char *label_key, const char *label_value, double *out);
+
 /* Restarts it with the same INI (keys kept). */
 int th_routerlink_restart(struct th_daemon *d);
 

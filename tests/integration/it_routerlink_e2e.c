@@ -41,22 +41,13 @@ setup(void **state)
 	struct th_suite *s = *state;
 	if (th_router_start(&router, &s->env, 0) != 0 ||
 	    th_routerlink_start(&routerlink, &s->env, &s->broker, &router, "it-rl",
-	                        "queue_max_age = 20s\nmetrics_interval = 1s\n") != 0 ||
-	    th_gw_open(&gw, MAC, NULL, s->bridge.udp_port) != 0 || th_gw_pull(&gw) != 0) {
+	                        "queue_max_age = 20s\nmetrics_interval = 1s\n") != 0) {
 		return -1;
 	}
 	/* First sight: the bridge's state makes routerlink create the key and
 	 * register the Hotspot. */
-	struct th_router_event *e = th_router_wait_event(&router, "register", NULL, WAIT_MS);
-	if (e == NULL) {
-		return -1;
-	}
-	snprintf(gw_hex, sizeof(gw_hex), "%s",
-	         cJSON_GetObjectItem(e->root, "gateway")->valuestring);
-	th_router_event_free(e);
-	e = th_router_wait_event(&router, "session_init", gw_hex, WAIT_MS);
-	th_router_event_free(e);
-	return e != NULL ? 0 : -1;
+	return th_routerlink_gateway_up(&router, &gw, MAC, s->bridge.udp_port, gw_hex,
+	                                sizeof(gw_hex), WAIT_MS);
 }
 
 static void
@@ -185,16 +176,8 @@ test_sign_with_the_gateway_key(void **state)
 static double
 metric(struct th_suite *s, const char *name, const char *label, const char *value)
 {
-	struct th_msg *m =
-	        th_mqtt_read_retained(&s->broker, "lorafleet/routerlink/it-rl/metrics", WAIT_MS);
-	assert_non_null(m);
-	cJSON *snap = TH_PARSE(m->payload);
-	double v = -1;
-	if (!th_metric_value(snap, name, label, value, &v)) {
-		v = 0;
-	}
-	cJSON_Delete(snap);
-	th_msg_free(m);
+	double v;
+	assert_int_equal(th_routerlink_metric(&s->broker, "it-rl", name, label, value, &v), 0);
 	return v;
 }
 

@@ -41,36 +41,20 @@ setup(void **state)
 	struct th_suite *s = *state;
 	if (th_router_start(&router, &s->env, 0) != 0 ||
 	    th_routerlink_start(&routerlink, &s->env, &s->broker, &router, "it-rlf",
-	                        "keepalive = 30s\nmetrics_interval = 1s\n") != 0 ||
-	    th_gw_open(&gw, MAC, NULL, s->bridge.udp_port) != 0 || th_gw_pull(&gw) != 0) {
+	                        "keepalive = 30s\nmetrics_interval = 1s\n") != 0) {
 		return -1;
 	}
-	struct th_router_event *e = th_router_wait_event(&router, "session_init", NULL, WAIT_MS);
-	if (e == NULL) {
-		return -1;
-	}
-	snprintf(gw_hex, sizeof(gw_hex), "%s",
-	         cJSON_GetObjectItem(e->root, "gateway")->valuestring);
-	th_router_event_free(e);
-	return 0;
+	return th_routerlink_gateway_up(&router, &gw, MAC, s->bridge.udp_port, gw_hex,
+	                                sizeof(gw_hex), WAIT_MS);
 }
 
 static double
 attempts(struct th_suite *s)
 {
-	/* The first snapshot comes metrics_interval after the start; until
-	 * then there is no retained one to read. */
-	struct th_msg *m = NULL;
-	int64_t deadline = lf_now_ms() + WAIT_MS;
-	while (m == NULL && lf_now_ms() < deadline) {
-		m = th_mqtt_read_retained(&s->broker, "lorafleet/routerlink/it-rlf/metrics", 1500);
-	}
-	assert_non_null(m);
-	cJSON *snap = TH_PARSE(m->payload);
-	double v = 0;
-	th_metric_value(snap, "router_connect_attempts_total", NULL, NULL, &v);
-	cJSON_Delete(snap);
-	th_msg_free(m);
+	double v;
+	assert_int_equal(th_routerlink_metric(&s->broker, "it-rlf", "router_connect_attempts_total",
+	                                      NULL, NULL, &v),
+	                 0);
 	return v;
 }
 

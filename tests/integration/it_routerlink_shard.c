@@ -38,20 +38,8 @@ owner(uint64_t eui)
 static double
 metric(struct th_suite *s, int i, const char *name, const char *label, const char *value)
 {
-	char topic[128];
-	snprintf(topic, sizeof(topic), "lorafleet/routerlink/%s/metrics", instance[i]);
-	/* The first snapshot comes metrics_interval after the start. */
-	struct th_msg *m = NULL;
-	int64_t deadline = lf_now_ms() + WAIT_MS;
-	while (m == NULL && lf_now_ms() < deadline) {
-		m = th_mqtt_read_retained(&s->broker, topic, 1500);
-	}
-	assert_non_null(m);
-	cJSON *snap = TH_PARSE(m->payload);
-	double v = 0;
-	th_metric_value(snap, name, label, value, &v);
-	cJSON_Delete(snap);
-	th_msg_free(m);
+	double v;
+	assert_int_equal(th_routerlink_metric(&s->broker, instance[i], name, label, value, &v), 0);
 	return v;
 }
 
