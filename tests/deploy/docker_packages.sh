@@ -152,7 +152,9 @@ if [ $# -gt 0 ]; then
 			esac
 			# grpc.pc's -latomic stays NEEDED only in the sanitizer build
 			# (the Release binaries the image ships do not link it).
-			if [ "$pkg" = libatomic1 ] && objdump -p "$bin" | grep -q 'NEEDED.*libasan'; then
+			# (objdump into a variable: grep -q closing the pipe early would
+			# make it fail under pipefail, and this test flaky.)
+			if [ "$pkg" = libatomic1 ] && grep -q 'NEEDED.*libasan' <<<"$(objdump -p "$bin")"; then
 				continue
 			fi
 			case "$(dpkg-query -W -f='${Essential}/${Priority}' "$pkg")" in
