@@ -65,6 +65,17 @@ int th_free_port(uint16_t *port);
  * Returns the pid or -1.
  */
 pid_t th_spawn(const char *const argv[], const char *out_path);
+/*
+ * th_spawn for a daemon binary (bridge, routerlink, apigw). When
+ * $LF_TEST_DAEMON_WRAPPER is set, its words (split on spaces) go before
+ * argv: valgrind and its options under scripts/test --valgrind. A wrapper
+ * must exec the daemon in place (valgrind does), so the pid stays the
+ * daemon's and signals reach it.
+ */
+pid_t th_spawn_daemon(const char *const argv[], const char *out_path);
+/* ms times $LF_TEST_TIMEOUT_SCALE (a number >= 1, default 1): the harness's
+ * waits for something to happen, stretched for a slow wrapper. */
+int th_timeout_ms(int ms);
 /* waitpid with a deadline: 1 when it exited (status stored), 0 on timeout. */
 int th_wait_exit(pid_t pid, int timeout_ms, int *status);
 /* SIGTERM, wait up to timeout_ms, then SIGKILL. Returns the wait status. */

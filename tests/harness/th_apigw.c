@@ -14,7 +14,7 @@ spawn_and_wait(struct th_apigw *a)
 	struct th_daemon *d = &a->d;
 	size_t mark = th_daemon_log_mark(d);
 	const char *argv[] = {LF_APIGW_BIN, "-c", d->ini_path, NULL};
-	d->pid = th_spawn(argv, d->log_path);
+	d->pid = th_spawn_daemon(argv, d->log_path);
 	if (d->pid < 0) {
 		d->pid = 0;
 		return -1;

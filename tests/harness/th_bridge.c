@@ -105,7 +105,7 @@ th_wait_bridge_online(struct th_mqtt *m, const char *instance, int timeout_ms)
 {
 	char topic[128];
 	snprintf(topic, sizeof(topic), "lorafleet/bridge/%s/state", instance);
-	int64_t deadline = lf_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(timeout_ms);
 	for (;;) {
 		int64_t left = deadline - lf_now_ms();
 		struct th_msg *msg = left > 0 ? th_mqtt_wait(m, topic, (int)left) : NULL;

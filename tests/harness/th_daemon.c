@@ -16,6 +16,36 @@
 #define DAEMON_STOP_MS  10000
 #define LOG_POLL_US     20000
 
+pid_t
+th_spawn_daemon(const char *const argv[], const char *out_path)
+{
+	const char *wrapper = getenv("LF_TEST_DAEMON_WRAPPER");
+	if (wrapper == NULL || wrapper[0] == '\0') {
+		return th_spawn(argv, out_path);
+	}
+	char words[2048];
+	const char *args[48];
+	size_t n = 0;
+	if (strlen(wrapper) >= sizeof(words)) {
+		fprintf(stderr, "harness: LF_TEST_DAEMON_WRAPPER is too long\n");
+		return -1;
+	}
+	strcpy(words, wrapper);
+	char *save = NULL;
+	for (char *w = strtok_r(words, " ", &save); w != NULL; w = strtok_r(NULL, " ", &save)) {
+		if (n == TH_ARRAY_LEN(args) - 8) {
+			fprintf(stderr, "harness: LF_TEST_DAEMON_WRAPPER has too many words\n");
+			return -1;
+		}
+		args[n++] = w;
+	}
+	for (size_t i = 0; argv[i] != NULL && n < TH_ARRAY_LEN(args) - 1; i++) {
+		args[n++] = argv[i];
+	}
+	args[n] = NULL;
+	return th_spawn(args, out_path);
+}
+
 int
 th_bridge_start(struct th_daemon *d, struct th_env *env, const struct th_broker *b,
                 const char *instance, const char *bridge_extra, const char *mqtt_extra)
@@ -51,7 +81,7 @@ th_bridge_start(struct th_daemon *d, struct th_env *env, const struct th_broker 
 
 	size_t mark = th_daemon_log_mark(d);
 	const char *argv[] = {LF_BRIDGE_BIN, "-c", d->ini_path, NULL};
-	d->pid = th_spawn(argv, d->log_path);
+	d->pid = th_spawn_daemon(argv, d->log_path);
 	if (d->pid < 0) {
 		d->pid = 0;
 		return -1;
@@ -61,7 +91,7 @@ th_bridge_start(struct th_daemon *d, struct th_env *env, const struct th_broker 
 	if (regcomp(&re, "udp listening on 127\\.0\\.0\\.1:([0-9]+)", REG_EXTENDED) != 0) {
 		return -1;
 	}
-	int64_t deadline = lf_now_ms() + DAEMON_READY_MS;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(DAEMON_READY_MS);
 	int rc = -1;
 	for (;;) {
 		size_t len = 0;
@@ -192,6 +222,7 @@ th_daemon_log_count(const struct th_daemon *d, size_t from, const char *regex)
 int
 th_daemon_wait_log(const struct th_daemon *d, size_t from, const char *regex, int timeout_ms)
 {
+	timeout_ms = th_timeout_ms(timeout_ms);
 	int64_t deadline = lf_now_ms() + timeout_ms;
 	for (;;) {
 		int n = th_daemon_log_count(d, from, regex);

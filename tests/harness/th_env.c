@@ -205,7 +205,7 @@ th_spawn(const char *const argv[], const char *out_path)
 {
 	/* setpriv exec()s the program in place (same pid), after asking the
 	 * kernel to SIGKILL it when this process dies. */
-	const char *args[32];
+	const char *args[64];
 	size_t n = 0;
 	bool wrap = access(SETPRIV_BIN, X_OK) == 0;
 	if (wrap) {
@@ -236,9 +236,21 @@ th_spawn(const char *const argv[], const char *out_path)
 }
 
 int
+th_timeout_ms(int ms)
+{
+	const char *env = getenv("LF_TEST_TIMEOUT_SCALE");
+	double scale = env != NULL ? strtod(env, NULL) : 1.0;
+	if (!(scale > 1.0)) {
+		return ms;
+	}
+	double scaled = ms * scale;
+	return scaled < 2e9 ? (int)scaled : 2000000000;
+}
+
+int
 th_wait_exit(pid_t pid, int timeout_ms, int *status)
 {
-	int64_t deadline = lf_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(timeout_ms);
 	for (;;) {
 		int st = 0;
 		pid_t r = waitpid(pid, &st, WNOHANG);

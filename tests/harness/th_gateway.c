@@ -172,7 +172,7 @@ th_gw_send_pull(struct th_gateway *gw, uint8_t version, uint16_t token)
 ssize_t
 th_gw_recv(struct th_gateway *gw, enum th_sock s, uint8_t *buf, size_t cap, int timeout_ms)
 {
-	int64_t deadline = lf_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(timeout_ms);
 	struct pollfd pfd = {.fd = fd_of(gw, s), .events = POLLIN};
 	for (;;) {
 		int64_t left = deadline - lf_now_ms();

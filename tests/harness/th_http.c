@@ -150,7 +150,7 @@ int
 th_http_read_head(struct th_http_conn *c, struct th_http_resp *r, int timeout_ms)
 {
 	memset(r, 0, sizeof(*r));
-	int64_t deadline = lf_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(timeout_ms);
 	char *end;
 	while ((end = memmem(c->buf, c->len, "\r\n\r\n", 4)) == NULL) {
 		if (fill(c, deadline) <= 0) {
@@ -176,7 +176,7 @@ th_http_read(struct th_http_conn *c, struct th_http_resp *r, int timeout_ms)
 	if (th_http_read_head(c, r, timeout_ms) != 0) {
 		return -1;
 	}
-	int64_t deadline = lf_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(timeout_ms);
 	const char *cl = th_http_header(r, "content-length");
 	size_t want = cl != NULL ? strtoul(cl, NULL, 10) : SIZE_MAX;
 	char *body = NULL;
@@ -282,7 +282,7 @@ int
 th_sse_next(struct th_http_conn *c, struct th_sse_event *ev, int timeout_ms, int *comments)
 {
 	memset(ev, 0, sizeof(*ev));
-	int64_t deadline = lf_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(timeout_ms);
 	static char line[TH_HTTP_BUF];
 	bool any = false;
 	for (;;) {

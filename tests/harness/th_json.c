@@ -214,7 +214,7 @@ int
 th_wait_metrics(struct th_mqtt *m, const char *topic, const struct th_metric_expect *e, size_t n,
                 int timeout_ms)
 {
-	int64_t deadline = lf_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(timeout_ms);
 	char *last = NULL;
 	int rc = -1;
 	for (;;) {

@@ -304,7 +304,7 @@ take(struct th_mqtt *m, const char *pattern)
 struct th_msg *
 th_mqtt_wait(struct th_mqtt *m, const char *pattern, int timeout_ms)
 {
-	int64_t deadline = lf_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(timeout_ms);
 	for (;;) {
 		struct th_msg *msg = take(m, pattern);
 		if (msg != NULL) {
@@ -357,7 +357,7 @@ th_mqtt_read_retained(const struct th_broker *b, const char *topic, int timeout_
 	}
 	struct th_msg *found = NULL;
 	if (th_mqtt_subscribe(m, topic, 1) == 0) {
-		int64_t deadline = lf_now_ms() + timeout_ms;
+		int64_t deadline = lf_now_ms() + th_timeout_ms(timeout_ms);
 		while (found == NULL && lf_now_ms() < deadline) {
 			struct th_msg *msg = th_mqtt_wait(m, topic, (int)(deadline - lf_now_ms()));
 			if (msg != NULL && msg->retained) {

@@ -482,7 +482,7 @@ take_event(struct th_router *r, const char *ev, const char *gateway_hex)
 struct th_router_event *
 th_router_wait_event(struct th_router *r, const char *ev, const char *gateway_hex, int timeout_ms)
 {
-	int64_t deadline = lf_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(timeout_ms);
 	for (;;) {
 		read_events(r);
 		struct th_router_event *e = take_event(r, ev, gateway_hex);

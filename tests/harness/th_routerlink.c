@@ -24,7 +24,7 @@ spawn_and_wait(struct th_daemon *d)
 {
 	size_t mark = th_daemon_log_mark(d);
 	const char *argv[] = {LF_ROUTERLINK_BIN, "-c", d->ini_path, NULL};
-	d->pid = th_spawn(argv, d->log_path);
+	d->pid = th_spawn_daemon(argv, d->log_path);
 	if (d->pid < 0) {
 		d->pid = 0;
 		return -1;
@@ -112,7 +112,7 @@ th_rpc_request_to(const struct th_broker *b, const char *method, const char *jso
 	mosquitto_message_v5_callback_set(m, rpc_on_message);
 	char topic[128];
 	snprintf(topic, sizeof(topic), "lorafleet/rpc/routerlink/%s", method);
-	int64_t deadline = lf_now_ms() + timeout_ms;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(timeout_ms);
 	if (mosquitto_connect_bind_v5(m, "127.0.0.1", b->port, 30, NULL, NULL) != 0 ||
 	    mosquitto_subscribe(m, NULL, reply_topic, 1) != 0) {
 		mosquitto_destroy(m);
