@@ -473,6 +473,64 @@ test('refuse_register ends the stream; reject_packets drops packets', async () =
   g2.close();
 });
 
+test('refuse_mode empty: a refused register gets an empty envelope, then status OK', async () => {
+  await cmd({ cmd: 'set', refuse_register: true, refuse_mode: 'empty' });
+  const gw = new Gateway();
+  gw.register();
+  eq((await gw.next()).which, null, 'empty envelope');
+  eq((await gw.waitStatus()).code, grpc.status.OK, 'status');
+  eq((await ev.wait('stream_end', { gateway: gw.hex })).reason, 'refused', 'reason');
+  eq((await cmd({ cmd: 'set', refuse_mode: 'bogus' })).ok, false, 'bad refuse_mode');
+  await cmd({ cmd: 'set', refuse_register: false, refuse_mode: 'status' });
+});
+
+test('end_all ends every registered stream with an empty envelope', async () => {
+  const a = new Gateway();
+  const b = new Gateway();
+  await a.connect();
+  await b.connect();
+  const live = (await cmd({ cmd: 'stats' })).stats.streams_live;
+  const r = await cmd({ cmd: 'end_all' });
+  eq(r.count, live, 'count');
+  for (const gw of [a, b]) {
+    eq((await gw.next()).which, null, 'empty envelope');
+    eq((await gw.waitStatus()).code, grpc.status.OK, 'status');
+  }
+  eq((await cmd({ cmd: 'stats' })).stats.streams_live, 0, 'streams_live');
+});
+
+test('gateways: per-key registers, refusals, sessions, packets, ends and times', async () => {
+  const gw = new Gateway();
+  await cmd({ cmd: 'set', refuse_register: true });
+  const t0 = Date.now();
+  gw.register();
+  await gw.waitStatus();
+  await cmd({ cmd: 'set', refuse_register: false });
+  const g2 = new Gateway(gw.kp);
+  await g2.connect();
+  g2.packet();
+  g2.packet();
+  await ev.wait('packet', { gateway: gw.hex });
+  await ev.wait('packet', { gateway: gw.hex });
+  g2.close();
+  await ev.wait('stream_end', { gateway: gw.hex, reason: 'client_end' });
+  const all = (await cmd({ cmd: 'gateways', times: true })).gateways;
+  const c = all[gw.hex];
+  assert(c, `no counts for ${gw.hex}`);
+  eq(c.registers, 2, 'registers');
+  eq(c.registers_refused, 1, 'registers_refused');
+  eq(c.session_inits, 1, 'session_inits');
+  eq(c.packets, 2, 'packets');
+  eq(c.ends.refused, 1, 'ends.refused');
+  eq(c.ends.client_end, 1, 'ends.client_end');
+  eq(c.register_t.length, 2, 'register_t');
+  assert(c.register_t[0] >= t0 && c.register_t[1] >= c.register_t[0], 'register_t in order');
+  const plain = (await cmd({ cmd: 'gateways' })).gateways[gw.hex];
+  eq(plain.register_t, undefined, 'register_t only with times');
+  // Every stream so far came over the test's one client connection.
+  eq((await cmd({ cmd: 'stats' })).stats.connections, 1, 'connections');
+});
+
 test('kill_after_ms ends streams with an empty envelope (HPR 35-minute kill)', async () => {
   await cmd({ cmd: 'set', kill_after_ms: 200 });
   const gw = new Gateway();
@@ -545,7 +603,13 @@ async function main() {
         failed++;
         console.log(`FAIL ${t.name}: ${e.message}`);
         // A failed test may leave settings behind: reset them.
-        await cmd({ cmd: 'set', refuse_register: false, reject_packets: false, kill_after_ms: 0 });
+        await cmd({
+          cmd: 'set',
+          refuse_register: false,
+          refuse_mode: 'status',
+          reject_packets: false,
+          kill_after_ms: 0,
+        });
       }
     }
   } catch (e) {

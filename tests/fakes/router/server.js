@@ -111,7 +111,12 @@ const events = new EventLog(opts.events, opts.batch);
 // ---------------------------------------------------------------------------
 // State
 
-const settings = { refuse_register: false, reject_packets: false, kill_after_ms: opts.killAfterMs };
+const settings = {
+  refuse_register: false,
+  refuse_mode: 'status', // or 'empty': an empty envelope, then status OK
+  reject_packets: false,
+  kill_after_ms: opts.killAfterMs,
+};
 const stats = {
   streams_opened: 0,
   streams_live: 0,
@@ -131,7 +136,30 @@ const stats = {
   give_aways: 0,
   streams_ended: 0,
   packets_unverified: 0,
+  connections: 0,
 };
+
+// Per gateway key (hex), for the fault tests' reconnect-storm checks: what
+// the router saw of each gateway, and when each register came.
+const perGateway = new Map();
+function gwCounts(gwHex) {
+  let c = perGateway.get(gwHex);
+  if (!c) {
+    c = {
+      registers: 0,
+      registers_refused: 0,
+      session_inits: 0,
+      packets: 0,
+      ends: {},
+      register_t: [],
+    };
+    perGateway.set(gwHex, c);
+  }
+  return c;
+}
+// HTTP/2 connections that carried a stream, told apart by their peer
+// (client address and port): a reconnect storm at the TCP level shows here.
+const peers = new Set();
 
 const streams = new Map(); // stream seq -> Stream
 const byKey = new Map(); // gateway hex -> Stream holding the key
@@ -333,6 +361,10 @@ class Stream {
     stats.streams_live = streams.size;
     stats.streams_ended++;
     const ev = { ev: 'stream_end', n: this.n, gateway: this.gw || this.claimed, reason };
+    if (ev.gateway) {
+      const ends = gwCounts(ev.gateway).ends;
+      ends[reason] = (ends[reason] || 0) + 1;
+    }
     if (kind === 'error') {
       ev.status = grpc.status[code];
       ev.details = details;
@@ -410,6 +442,9 @@ class Stream {
     if (this.ended) return;
     const gwHex = hex(gw);
     if (!this.gw) this.claimed = gwHex;
+    const counts = gwCounts(gwHex);
+    counts.registers++;
+    counts.register_t.push(Date.now());
     events.emit({
       ev: 'register',
       n: this.n,
@@ -426,6 +461,8 @@ class Stream {
     stats.registers_verified++;
     if (settings.refuse_register) {
       stats.registers_refused++;
+      counts.registers_refused++;
+      if (settings.refuse_mode === 'empty') return this.end('refused', 'empty');
       return this.end('refused', 'error', grpc.status.PERMISSION_DENIED, 'register refused');
     }
     // A second register on the same stream rebinds it.
@@ -486,6 +523,7 @@ class Stream {
     this.sessionKey = sessionKey;
     this.sessionHex = hex(sk);
     stats.session_inits_accepted++;
+    gwCounts(gwHex).session_inits++;
   }
 
   async onPacket(m, raw) {
@@ -531,6 +569,7 @@ class Stream {
       canonical,
     };
     if (settings.reject_packets) stats.packets_rejected++;
+    else gwCounts(gwHex).packets++;
     if (bench) {
       bench.add(m.payload);
       return;
@@ -561,6 +600,8 @@ function route(call) {
   streams.set(st.n, st);
   stats.streams_opened++;
   stats.streams_live = streams.size;
+  peers.add(st.peer);
+  stats.connections = peers.size;
   events.emit({ ev: 'stream_open', n: st.n, peer: st.peer });
   if (settings.kill_after_ms > 0) {
     st.killTimer = setTimeout(() => st.end('session_timeout', 'empty'), settings.kill_after_ms);
@@ -623,6 +664,21 @@ const commands = {
     }
     return { n: st.n };
   },
+  end_all(c) {
+    let code;
+    if (c.error) {
+      code = STATUS_BY_NAME[String(c.error).toUpperCase()];
+      if (code === undefined) throw new Error(`unknown status ${c.error}`);
+    }
+    let count = 0;
+    for (const st of [...streams.values()]) {
+      if (!st.gw) continue;
+      if (code !== undefined) st.end('control', 'error', code, c.details || 'ended by control');
+      else st.end('control', 'empty');
+      count++;
+    }
+    return { count };
+  },
   offer(c) {
     const st = liveStream(c.gateway);
     st.offer();
@@ -631,6 +687,12 @@ const commands = {
   set(c) {
     for (const k of ['refuse_register', 'reject_packets']) {
       if (c[k] !== undefined) settings[k] = !!c[k];
+    }
+    if (c.refuse_mode !== undefined) {
+      if (c.refuse_mode !== 'status' && c.refuse_mode !== 'empty') {
+        throw new Error('refuse_mode must be "status" or "empty"');
+      }
+      settings.refuse_mode = c.refuse_mode;
     }
     if (c.kill_after_ms !== undefined) settings.kill_after_ms = Number(c.kill_after_ms) || 0;
     return { settings: Object.assign({}, settings) };
@@ -648,6 +710,14 @@ const commands = {
       });
     }
     return { streams: list };
+  },
+  gateways(c) {
+    const out = {};
+    for (const [k, v] of perGateway) {
+      out[k] = Object.assign({}, v, { ends: Object.assign({}, v.ends) });
+      if (!c.times) delete out[k].register_t;
+    }
+    return { gateways: out };
   },
   stats() {
     stats.streams_live = streams.size;
