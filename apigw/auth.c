@@ -14,16 +14,19 @@ digest(const char *key, uint8_t out[32])
 void
 auth_init(struct auth_keys *k, const char *read_key, const char *write_key, bool events_auth)
 {
+	/* Locals, not k's fields, decide: digest() writes into *k. */
+	bool has_read = read_key != NULL && read_key[0] != '\0';
+	bool has_write = write_key != NULL && write_key[0] != '\0';
 	memset(k, 0, sizeof(*k));
-	k->has_read = read_key != NULL && read_key[0] != '\0';
-	k->has_write = write_key != NULL && write_key[0] != '\0';
-	k->events_auth = events_auth;
-	if (k->has_read) {
+	if (has_read) {
 		digest(read_key, k->read_digest);
 	}
-	if (k->has_write) {
+	if (has_write) {
 		digest(write_key, k->write_digest);
 	}
+	k->has_read = has_read;
+	k->has_write = has_write;
+	k->events_auth = events_auth;
 }
 
 /* The key the client sent, or NULL. */

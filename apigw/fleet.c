@@ -151,7 +151,7 @@ parse_object(const char *payload, size_t len, char *err, size_t errlen)
 	cJSON *root = cJSON_ParseWithLength(payload, len);
 	if (!cJSON_IsObject(root)) {
 		cJSON_Delete(root);
-		lf_set_err(err, errlen, "not a JSON object");
+		lf_format_err(err, errlen, "not a JSON object");
 		return NULL;
 	}
 	return root;
@@ -181,7 +181,7 @@ fleet_apply_state(struct fleet *f, uint64_t eui, const char *payload, size_t len
 	int rc = -1;
 	int got = lf_json_get_bool(root, "online", &online, err, errlen);
 	if (got == 0) {
-		lf_set_err(err, errlen, "online: missing");
+		lf_format_err(err, errlen, "online: missing");
 	} else if (got == 1 &&
 	           get_text(root, "addr", next.addr, sizeof(next.addr), err, errlen) == 0 &&
 	           get_text(root, "bridge", next.bridge, sizeof(next.bridge), err, errlen) == 0 &&
@@ -453,9 +453,12 @@ fleet_list_json(const struct fleet *f, int64_t now_ms)
 	}
 	size_t n = 0, online = 0, connected = 0;
 	const struct fleet_gw **list = fleet_sorted(f, &n);
-	if (list == NULL && f->map.count > 0) {
-		cJSON_Delete(root);
-		return NULL;
+	if (list == NULL) {
+		if (f->map.count > 0) { /* out of memory */
+			cJSON_Delete(root);
+			return NULL;
+		}
+		n = 0;
 	}
 	for (size_t i = 0; i < n; i++) {
 		cJSON *o = fleet_gateway_json(list[i], now_ms);

@@ -592,7 +592,11 @@ static int
 callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct pss *p = user;
-	struct apigw *gw = lws_get_context(wsi) != NULL ? gw_of(wsi) : NULL;
+	struct apigw *gw = wsi != NULL && lws_get_context(wsi) != NULL ? gw_of(wsi) : NULL;
+	if (gw == NULL) {
+		/* Not ours (a wsi without our context): lws's defaults apply. */
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
 		return on_http(gw, p, wsi, in != NULL ? in : "");
@@ -627,7 +631,7 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
 		}
 		return 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		if (gw != NULL && gw->lws != NULL) {
+		if (gw->lws != NULL) {
 			apigw_drain_inbox(gw);
 		}
 		return 0;

@@ -303,7 +303,9 @@ write_ref(struct abuf *out, const char *name, const struct fam_ref *ref, struct 
 		}
 		lines[count++] = (struct series_line){text, value->valuedouble};
 	}
-	qsort(lines, count, sizeof(*lines), by_labels);
+	if (count > 1) { /* qsort()'s base must not be NULL, even for 0 items */
+		qsort(lines, count, sizeof(*lines), by_labels);
+	}
 	for (size_t i = 0; i < count; i++) {
 		if (i > 0 && strcmp(lines[i].labels, lines[i - 1].labels) == 0) {
 			stats->skipped++;

@@ -67,12 +67,13 @@ rpc_sign_request(const char *mac, const char *body, size_t len, char *err, size_
 	const char *data = NULL;
 	char *out = NULL;
 	if (root == NULL) {
-		lf_set_err(err, errlen, "the body is not valid JSON");
+		lf_format_err(err, errlen, "the body is not valid JSON");
 	} else if (!cJSON_IsObject(root)) {
-		lf_set_err(err, errlen, "the body must be a JSON object: {\"data\": \"<base64>\"}");
+		lf_format_err(err, errlen,
+		              "the body must be a JSON object: {\"data\": \"<base64>\"}");
 	} else if (lf_json_get_string(root, "data", &data, err, errlen) != 1) {
 		if (data == NULL && cJSON_GetObjectItemCaseSensitive(root, "data") == NULL) {
-			lf_set_err(err, errlen, "data: missing");
+			lf_format_err(err, errlen, "data: missing");
 		}
 	} else {
 		size_t dlen = strlen(data);
@@ -81,16 +82,16 @@ rpc_sign_request(const char *mac, const char *body, size_t len, char *err, size_
 		long n = bin != NULL ? lf_base64_decode(data, dlen, bin, cap) : -1;
 		free(bin);
 		if (n < 0) {
-			lf_set_err(err, errlen, "data: not valid base64");
+			lf_format_err(err, errlen, "data: not valid base64");
 		} else if (n > RPC_SIGN_MAX) {
-			lf_set_err(err, errlen, "data: larger than 64 KiB");
+			lf_format_err(err, errlen, "data: larger than 64 KiB");
 		} else {
 			cJSON *req = cJSON_CreateObject();
 			cJSON_AddStringToObject(req, "mac", mac);
 			cJSON_AddStringToObject(req, "data", data);
 			out = print_and_free(req);
 			if (out == NULL) {
-				lf_set_err(err, errlen, "out of memory");
+				lf_format_err(err, errlen, "out of memory");
 			}
 		}
 	}

@@ -93,8 +93,8 @@ set_option(const struct lf_cfg_section *section, const struct lf_cfg_option *opt
 
 	for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
 		if (*p < 0x20 || *p == 0x7f) {
-			lf_set_err(err, errlen, "%s: must not contain control characters",
-			           opt->name);
+			lf_format_err(err, errlen, "%s: must not contain control characters",
+			              opt->name);
 			return -1;
 		}
 	}
@@ -110,7 +110,7 @@ set_option(const struct lf_cfg_section *section, const struct lf_cfg_option *opt
 	if (rc == 0 && is_string_type(opt->type)) {
 		v.s = strdup(value);
 		if (v.s == NULL) {
-			lf_set_err(err, errlen, "%s: out of memory", opt->name);
+			lf_format_err(err, errlen, "%s: out of memory", opt->name);
 			return -1;
 		}
 	}
@@ -123,7 +123,8 @@ set_option(const struct lf_cfg_section *section, const struct lf_cfg_option *opt
 		if (is_string_type(opt->type)) {
 			free(v.s); /* v.s aliases the other members */
 		}
-		lf_set_err(err, errlen, "%s: %s", opt->name, reason[0] ? reason : "invalid value");
+		lf_format_err(err, errlen, "%s: %s", opt->name,
+		              reason[0] ? reason : "invalid value");
 		return -1;
 	}
 	void *field = field_of(section, opt);
@@ -142,7 +143,7 @@ lf_cfg_set(const struct lf_cfg_section *section, const char *key, const char *va
 	if (opt == NULL) {
 		char name[QUOTED_MAX + 8];
 		sanitize(key, name, sizeof(name));
-		lf_set_err(err, errlen, "%s: unknown key", name);
+		lf_format_err(err, errlen, "%s: unknown key", name);
 		return -1;
 	}
 	return set_option(section, opt, value != NULL ? value : "", err, errlen);
@@ -201,7 +202,7 @@ parse_fail(struct file_parse *fp, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	lf_set_err(fp->err, fp->errlen, "%s:%d: %s", fp->path, fp->lineno, msg);
+	lf_format_err(fp->err, fp->errlen, "%s:%d: %s", fp->path, fp->lineno, msg);
 }
 
 /* A [section] line: sections nobody owns are refused here, so that even
@@ -249,8 +250,8 @@ read_line(char *str, int num, void *stream)
 	ssize_t n = getline(&fp->line, &fp->linecap, fp->fp);
 	if (n < 0) {
 		if (ferror(fp->fp)) {
-			lf_set_err(fp->err, fp->errlen, "%s: cannot read: %s", fp->path,
-			           strerror(errno));
+			lf_format_err(fp->err, fp->errlen, "%s: cannot read: %s", fp->path,
+			              strerror(errno));
 			fp->failed = true;
 		}
 		return NULL;
@@ -355,12 +356,12 @@ load_file(const struct lf_cfg_section *sections, size_t n_sections, const char *
 	}
 	fp.set_on = calloc(total + 1, sizeof(*fp.set_on));
 	if (fp.set_on == NULL) {
-		lf_set_err(err, errlen, "%s: out of memory", path);
+		lf_format_err(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	fp.fp = fopen(path, "r");
 	if (fp.fp == NULL) {
-		lf_set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		lf_format_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		goto out;
 	}
 	/* libinih goes on after a syntax error, so the error we recorded may
@@ -371,7 +372,7 @@ load_file(const struct lf_cfg_section *sections, size_t n_sections, const char *
 		fp.lineno = line;
 		parse_fail(&fp, "syntax error: expected [section], key = value or a comment");
 	} else if (!fp.failed && line < 0) {
-		lf_set_err(err, errlen, "%s: out of memory", path);
+		lf_format_err(err, errlen, "%s: out of memory", path);
 		fp.failed = true;
 	}
 	rc = fp.failed ? -1 : 0;
@@ -430,11 +431,11 @@ load_env_section(const struct lf_cfg_section *section, char *err, size_t errlen)
 			for (char *p = key; *p != '\0'; p++) {
 				*p = (char)tolower((unsigned char)*p);
 			}
-			lf_set_err(err, errlen, "%s: %s: unknown key", var, key);
+			lf_format_err(err, errlen, "%s: %s: unknown key", var, key);
 			return -1;
 		}
 		if (set_option(section, opt, eq + 1, reason, sizeof(reason)) != 0) {
-			lf_set_err(err, errlen, "%s: %s", var, reason);
+			lf_format_err(err, errlen, "%s: %s", var, reason);
 			return -1;
 		}
 	}
@@ -450,7 +451,7 @@ load_defaults(const struct lf_cfg_section *section, char *err, size_t errlen)
 	for (const struct lf_cfg_option *opt = section->options; opt->name != NULL; opt++) {
 		const char *value = opt->default_value != NULL ? opt->default_value : "";
 		if (set_option(section, opt, value, reason, sizeof(reason)) != 0) {
-			lf_set_err(err, errlen, "default of [%s] %s", section->name, reason);
+			lf_format_err(err, errlen, "default of [%s] %s", section->name, reason);
 			return -1;
 		}
 	}

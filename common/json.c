@@ -54,8 +54,8 @@ lookup(const cJSON *obj, const char *key, cJSON_bool (*is_type)(const cJSON *),
 		return 0;
 	}
 	if (!is_type(it)) {
-		lf_set_err(err, errlen, "%s: expected %s, got %s", key, expected,
-		           lf_json_type_name(it));
+		lf_format_err(err, errlen, "%s: expected %s, got %s", key, expected,
+		              lf_json_type_name(it));
 		return -1;
 	}
 	*item = it;
@@ -83,7 +83,7 @@ get_finite(const cJSON *obj, const char *key, double *out, char *err, size_t err
 	}
 	/* cJSON turns 1e999 into infinity; no field means that. */
 	if (!isfinite(it->valuedouble)) {
-		lf_set_err(err, errlen, "%s: expected a finite number", key);
+		lf_format_err(err, errlen, "%s: expected a finite number", key);
 		return -1;
 	}
 	*out = it->valuedouble;
@@ -110,13 +110,13 @@ lf_json_get_int(const cJSON *obj, const char *key, int64_t min, int64_t max, int
 	bool fits = d < TWO_POW_63 && d >= -TWO_POW_63;
 	int64_t i = fits ? (int64_t)d : 0;
 	if (fits && (double)i != d) {
-		lf_set_err(err, errlen, "%s: expected an integer, got %g", key, d);
+		lf_format_err(err, errlen, "%s: expected an integer, got %g", key, d);
 		return -1;
 	}
 	if (!fits || i < min || i > max) {
-		lf_set_err(err, errlen,
-		           "%s: must be between %" PRId64 " and %" PRId64 ", got %.15g", key, min,
-		           max, d);
+		lf_format_err(err, errlen,
+		              "%s: must be between %" PRId64 " and %" PRId64 ", got %.15g", key,
+		              min, max, d);
 		return -1;
 	}
 	*out = i;

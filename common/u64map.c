@@ -67,10 +67,11 @@ grow(struct lf_u64map *m)
 			bigger.values[j] = m->values[i];
 		}
 	}
-	bigger.count = m->count;
 	free(m->keys);
 	free(m->values);
-	*m = bigger;
+	m->keys = bigger.keys;
+	m->values = bigger.values;
+	m->capacity = bigger.capacity;
 	return 0;
 }
 

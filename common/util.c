@@ -132,8 +132,8 @@ lf_hostname(char *out, size_t outlen)
 	out[outlen - 1] = '\0';
 }
 
-int
-lf_set_err(char *err, size_t errlen, const char *fmt, ...)
+void
+lf_format_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (err != NULL && errlen > 0) {
 		va_list ap;
@@ -141,5 +141,4 @@ lf_set_err(char *err, size_t errlen, const char *fmt, ...)
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
 	}
-	return -1;
 }

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 
 #include "lf/eui.h"
 #include "lf/log.h"
+#include "lf/util.h"
 
 #define SEED_LEN 32
 #define PK_LEN   32
@@ -26,17 +26,19 @@
  * another host sharing the directory) that is writing it right now. */
 #define TMP_STALE_SECONDS 60
 
-__attribute__((format(printf, 4, 5))) static int
-key_err(int rc, char *err, size_t errlen, const char *fmt, ...)
+/* A failure's code, negative even if errno was somehow 0: a key that was not
+ * read or written must never look like success to the caller. */
+static int
+failure_code(int rc)
 {
-	if (err != NULL && errlen > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
+	return rc < 0 ? rc : -EIO;
 }
+
+/* Formats the reason into err and is the (negative) code. A macro, so that
+ * the static analyzer sees the code at every caller (it does not follow
+ * calls into variadic functions). */
+#define key_err(rc, err, errlen, ...)                                                              \
+	(lf_format_err((err), (errlen), __VA_ARGS__), failure_code(rc))
 
 void
 keys_filename(uint64_t eui, char out[KEYS_FILENAME_LEN])

@@ -43,10 +43,16 @@ long lf_base64_decode(const char *text, size_t textlen, uint8_t *out, size_t out
 /* Copies with truncation and always NUL-terminates; returns strlen(src). */
 size_t lf_strlcpy(char *dst, const char *src, size_t size);
 
-/* Formats a reason into err (when err is not NULL) and returns -1, so that
- * a failing check reads `return lf_set_err(err, errlen, "...", ...);`. */
-int lf_set_err(char *err, size_t errlen, const char *fmt, ...)
+/* Formats a reason into err (when err is not NULL and errlen > 0). */
+void lf_format_err(char *err, size_t errlen, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+
+/* Formats a reason into err and is -1, so that a failing check reads
+ * `return lf_set_err(err, errlen, "...", ...);`. A macro so that the static
+ * analyzer sees the -1 at every caller (it does not follow calls into
+ * variadic functions): otherwise it assumes a failing check might return
+ * success and reports the paths that would follow. */
+#define lf_set_err(err, errlen, ...) (lf_format_err((err), (errlen), __VA_ARGS__), -1)
 
 /* This host's name, for default instance ids. */
 void lf_hostname(char *out, size_t outlen);
