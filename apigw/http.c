@@ -464,7 +464,6 @@ decide(struct apigw *gw, struct pss *p)
 	}
 }
 
-/* Content-Length as sent: digits only (no sign, no blanks, no overflow). */
 /*
  * The request's headers, counted over the ones lws knows by name (Host,
  * Cookie, User-Agent, ... and the URI): past HEADERS_MAX a 400 says why.
@@ -481,23 +480,6 @@ known_headers_len(struct lws *wsi)
 		n += len > 0 ? (size_t)len : 0;
 	}
 	return n;
-}
-
-static int
-parse_length(const char *text, size_t *out)
-{
-	size_t v = 0;
-	if (text[0] == '\0' || strlen(text) > 12) {
-		return -1;
-	}
-	for (const char *c = text; *c != '\0'; c++) {
-		if (*c < '0' || *c > '9') {
-			return -1;
-		}
-		v = v * 10 + (size_t)(*c - '0');
-	}
-	*out = v;
-	return 0;
 }
 
 static void
@@ -547,40 +529,19 @@ on_http(struct apigw *gw, struct pss *p, struct lws *wsi, const char *path)
 	                       : id_long    ? "Last-Event-ID"
 	                       : te_long    ? "Transfer-Encoding"
 	                                    : NULL;
-	size_t headers_len = known_headers_len(wsi);
-
-	size_t body_len = 0;
-	bool wants_body = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
-	                  strcmp(method, "PATCH") == 0;
-	/* Every refusal of the framing closes the connection: what follows
-	 * on it cannot be told apart from a next request. */
-	if (too_long != NULL) {
-		char text[96];
-		snprintf(text, sizeof(text), "the %s header is too long", too_long);
+	struct request_head head = {.method = method,
+	                            .content_length = has_length && !len_long ? length : NULL,
+	                            .content_length_long = len_long,
+	                            .chunked = chunked,
+	                            .too_long = too_long,
+	                            .headers_len = known_headers_len(wsi),
+	                            .max_body = gw->cfg->max_body};
+	struct request_verdict verdict;
+	request_check(&head, &verdict);
+	if (verdict.status != 0) {
 		p->close_after = true;
-		http_error(p, 400, text);
-	} else if (headers_len > HEADERS_MAX) {
-		char text[96];
-		snprintf(text, sizeof(text), "request headers larger than %d bytes", HEADERS_MAX);
-		p->close_after = true;
-		http_error(p, 400, text);
-	} else if (chunked) {
-		/* lws 4.1 does not de-chunk request bodies. */
-		p->close_after = true;
-		http_error(p, 411, "chunked request bodies are not supported: send Content-Length");
-	} else if (has_length && (len_long || parse_length(length, &body_len) != 0)) {
-		p->close_after = true;
-		http_error(p, 400, "Content-Length is not a number");
-	} else if (wants_body && !has_length) {
-		p->close_after = true;
-		http_error(p, 411, "Content-Length required");
-	} else if (body_len > (size_t)gw->cfg->max_body) {
-		char text[96];
-		snprintf(text, sizeof(text), "request body larger than %lld bytes",
-		         (long long)gw->cfg->max_body);
-		p->close_after = true;
-		http_error(p, 413, text);
-	} else if (body_len > 0) {
+		http_error(p, verdict.status, verdict.error);
+	} else if (verdict.body_len > 0) {
 		p->state = PSS_BODY; /* decided once the whole body is in */
 	} else {
 		decide(gw, p);

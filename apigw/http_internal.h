@@ -11,16 +11,13 @@
 #include "auth.h"
 #include "buf.h"
 #include "daemon_internal.h"
+#include "request.h"
 #include "routes.h"
 #include "rpc.h"
 #include "sse.h"
 
 #define HTTP_KEY_MAX 512 /* longest X-API-Key / Authorization read */
 #define SSE_RETRY_S  5   /* Retry-After when /events is full */
-/* Request headers: past HEADERS_MAX (those lws knows by name) a 400;
- * past HEADERS_BUDGET (all of them) lws closes the connection. */
-#define HEADERS_MAX    8192
-#define HEADERS_BUDGET 16384
 
 enum pss_state {
 	PSS_IDLE,     /* between requests */

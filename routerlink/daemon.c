@@ -157,11 +157,10 @@ gateway_from_disk(uint64_t eui, void *arg)
 
 static void
 publish_down(struct routerlink *rl, struct rl_gateway *gw, const char *id,
-             const struct router_window *w, const struct router_msg *msg)
+             const struct router_msg *msg, bool rx2)
 {
 	char json[RL_DOWN_JSON_MAX], err[200] = "", topic[256];
-	if (rl_downlink_build(id, w, msg->payload, msg->payload_len, rl->powe, json, sizeof(json),
-	                      err, sizeof(err)) < 0) {
+	if (rl_downlink_window(msg, rx2, id, rl->powe, json, sizeof(json), err, sizeof(err)) < 0) {
 		lf_metric_inc(
 		        routerlink_counter(rl, "downlinks_dropped_total",
 		                           "Router downlinks that could not be sent, by reason",
@@ -192,7 +191,7 @@ on_stream_downlink(void *arg, struct rl_stream *s, const struct router_msg *msg)
 	gw->dirty = true;
 	packets_add_downlink(rl, gw, msg);
 	lf_metric_inc(rl->m_downlinks);
-	publish_down(rl, gw, p->id, &msg->rx1, msg);
+	publish_down(rl, gw, p->id, msg, false);
 	p->next = rl->pending;
 	rl->pending = p;
 }
@@ -219,14 +218,9 @@ handle_ack(struct routerlink *rl, uint64_t eui, const void *payload, size_t len)
 	*pp = p->next;
 	struct rl_gateway *gw = lf_u64map_get(&rl->gateways, p->eui);
 	if (gw != NULL && rl_ack_wants_rx2(error) && p->msg.has_rx2) {
-		char rx2_id[40];
-		snprintf(rx2_id, sizeof(rx2_id), "%s-rx2", p->id);
-		/* rx2 is scheduled by its own timestamp, never immediate. */
-		struct router_window w = p->msg.rx2;
-		w.immediate = false;
 		lf_metric_inc(rl->m_rx2);
 		LOG_DEBUG("gateway %s: %s for %s, sending rx2", gw->mac, error, p->id);
-		publish_down(rl, gw, rx2_id, &w, &p->msg);
+		publish_down(rl, gw, p->id, &p->msg, true);
 	} else if (strcmp(error, "NONE") != 0) {
 		lf_metric_inc(routerlink_counter(rl, "downlink_errors_total",
 		                                 "Acks of router downlinks with an error, by error",

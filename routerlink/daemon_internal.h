@@ -100,6 +100,12 @@ char *packets_json(const struct routerlink *rl, const struct rl_gateway *gw);
 #define RPC_REPLY_PREFIX "lorafleet/rpc/"
 void rpc_handle(struct routerlink *rl, const struct mosquitto_message *msg,
                 const mosquitto_property *props);
+/* The reply to one request (method: the topic's last level) without the
+ * MQTT part, so that it can be tested on its own: malloc'd JSON text, or
+ * NULL when another shard answers or out of memory. *result is the
+ * rpc_requests_total label: "ok", "error" or "other_shard". */
+char *rpc_answer(struct routerlink *rl, const char *method, const void *payload, size_t len,
+                 const char **result);
 
 struct lf_metric *routerlink_counter(struct routerlink *rl, const char *name, const char *help,
                                      const char *label, const char *value);

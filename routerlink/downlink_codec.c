@@ -88,6 +88,29 @@ rl_downlink_build(const char *id, const struct router_window *w, const uint8_t *
 	return n;
 }
 
+int
+rl_downlink_window(const struct router_msg *msg, bool rx2, const char *id, int powe_dbm,
+                   char *out, size_t outlen, char *err, size_t errlen)
+{
+	if (!rx2) {
+		return rl_downlink_build(id, &msg->rx1, msg->payload, msg->payload_len, powe_dbm,
+		                         out, outlen, err, errlen);
+	}
+	if (!msg->has_rx2) {
+		return lf_set_err(err, errlen, "the packet has no rx2 window");
+	}
+	char rx2_id[RL_DOWN_ID_MAX + 8];
+	if (id == NULL || strlen(id) + 4 > RL_DOWN_ID_MAX) {
+		return lf_set_err(err, errlen, "id: missing or longer than %d", RL_DOWN_ID_MAX - 4);
+	}
+	snprintf(rx2_id, sizeof(rx2_id), "%s-rx2", id);
+	/* rx2 is scheduled by its own timestamp, never immediate. */
+	struct router_window w = msg->rx2;
+	w.immediate = false;
+	return rl_downlink_build(rx2_id, &w, msg->payload, msg->payload_len, powe_dbm, out, outlen,
+	                         err, errlen);
+}
+
 static int
 copy_string(const cJSON *root, const char *key, char *dst, size_t dstlen, char *err, size_t errlen)
 {

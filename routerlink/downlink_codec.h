@@ -27,6 +27,16 @@ int rl_downlink_build(const char *id, const struct router_window *w, const uint8
                       size_t errlen);
 
 /*
+ * The `down` payload for one window of a router packet (ROUTER_MSG_PACKET),
+ * as routerlink sends it: rx1 as the router gave it; rx2 (after the
+ * gateway's TOO_EARLY or TOO_LATE) scheduled by its own timestamp, never
+ * immediate, with the id "<id>-rx2". Returns what rl_downlink_build()
+ * returns; -1 also for rx2 of a packet that has none.
+ */
+int rl_downlink_window(const struct router_msg *msg, bool rx2, const char *id, int powe_dbm,
+                       char *out, size_t outlen, char *err, size_t errlen);
+
+/*
  * Reads a `lorawan/<mac>/ack` payload ({"mac","id","error",...}) into the
  * request id and the error ("NONE", "TOO_LATE", ...). Acks whose id is not a
  * string cannot answer one of our requests and are refused. Returns 0 or -1.

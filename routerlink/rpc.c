@@ -144,13 +144,14 @@ do_sign(struct routerlink *rl, const cJSON *req, struct rpc_reply *r)
 	r->status = 200;
 }
 
-static void
-send_reply(struct routerlink *rl, const char *topic, const void *corr, uint16_t corr_len,
-           struct rpc_reply *r)
+/* The reply's JSON text (consumes r->body); NULL when out of memory. */
+static char *
+reply_text(struct rpc_reply *r)
 {
 	cJSON *obj = r->body != NULL ? r->body : cJSON_CreateObject();
+	r->body = NULL;
 	if (obj == NULL) {
-		return;
+		return NULL;
 	}
 	cJSON_AddNumberToObject(obj, "status", r->status);
 	if (r->status != 200) {
@@ -158,16 +159,29 @@ send_reply(struct routerlink *rl, const char *topic, const void *corr, uint16_t 
 	}
 	char *text = lf_json_print(obj);
 	cJSON_Delete(obj);
-	r->body = NULL;
-	mosquitto_property *props = NULL;
-	if (corr != NULL) {
-		mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, corr, corr_len);
+	return text;
+}
+
+char *
+rpc_answer(struct routerlink *rl, const char *method, const void *payload, size_t len,
+           const char **result)
+{
+	struct rpc_reply r = {.status = 404};
+	cJSON *req = len > 0 ? cJSON_ParseWithLength(payload, len) : NULL;
+	if (!answers(rl, req)) {
+		r.silent = true;
+	} else if (!cJSON_IsObject(req)) {
+		reply_error(&r, 400, "%s", "the request is not a JSON object");
+	} else if (strcmp(method, "packets") == 0) {
+		do_packets(rl, req, &r);
+	} else if (strcmp(method, "sign") == 0) {
+		do_sign(rl, req, &r);
+	} else {
+		reply_error(&r, 404, "no method %.40s", method);
 	}
-	if (text != NULL) {
-		lf_mqtt_publish_v5(rl->mqtt, topic, text, strlen(text), 1, false, props);
-	}
-	mosquitto_property_free_all(&props);
-	free(text);
+	cJSON_Delete(req);
+	*result = r.silent ? "other_shard" : r.status == 200 ? "ok" : "error";
+	return r.silent ? NULL : reply_text(&r);
 }
 
 void
@@ -195,30 +209,22 @@ rpc_handle(struct routerlink *rl, const struct mosquitto_message *msg,
 		free(corr);
 		return;
 	}
-	struct rpc_reply r = {.status = 404};
-	cJSON *req = msg->payloadlen > 0
-	                     ? cJSON_ParseWithLength(msg->payload, (size_t)msg->payloadlen)
-	                     : NULL;
-	if (!answers(rl, req)) {
-		r.silent = true;
-	} else if (!cJSON_IsObject(req)) {
-		reply_error(&r, 400, "%s", "the request is not a JSON object");
-	} else if (strcmp(method, "packets") == 0) {
-		do_packets(rl, req, &r);
-	} else if (strcmp(method, "sign") == 0) {
-		do_sign(rl, req, &r);
-	} else {
-		reply_error(&r, 404, "no method %.40s", method);
-	}
-	cJSON_Delete(req);
+	const char *result;
+	char *text = rpc_answer(rl, method, msg->payload,
+	                        msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0, &result);
 	lf_metric_inc(routerlink_counter(rl, "rpc_requests_total", "RPC requests, by result",
-	                                 "result",
-	                                 r.silent          ? "other_shard"
-	                                 : r.status == 200 ? "ok"
-	                                                   : "error"));
-	if (!r.silent) {
-		send_reply(rl, response_topic, corr, corr_len, &r);
+	                                 "result", result));
+	if (text != NULL) {
+		mosquitto_property *reply_props = NULL;
+		if (corr != NULL) {
+			mosquitto_property_add_binary(&reply_props, MQTT_PROP_CORRELATION_DATA, corr,
+			                              corr_len);
+		}
+		lf_mqtt_publish_v5(rl->mqtt, response_topic, text, strlen(text), 1, false,
+		                   reply_props);
+		mosquitto_property_free_all(&reply_props);
 	}
+	free(text);
 	free(response_topic);
 	free(corr);
 }
