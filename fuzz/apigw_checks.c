@@ -166,7 +166,8 @@ check_prometheus_text(const char *text, size_t len)
 			} else {
 				for (; q < eol; q++) {
 					if (*q == '\\') {
-						FUZZ_CHECK(q + 1 < eol && (q[1] == '\\' || q[1] == 'n'));
+						FUZZ_CHECK(q + 1 < eol &&
+						           (q[1] == '\\' || q[1] == 'n'));
 						q++;
 					}
 				}

@@ -47,8 +47,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	FUZZ_CHECK(sse_ring_init(&ring, RING_CAP, FIRST_ID) == 0);
 	for (int i = 0; i < 6; i++) {
 		FUZZ_CHECK(sse_ring_push(&ring, i % 2 ? "uplink" : "hotspot",
-		                         "{\"type\":\"uplink\",\"mac\":\"b827ebfffe6a3c10\"}", i != 3,
-		                         i == 4 ? 1 : EUI_EVENTS) != 0);
+		                         "{\"type\":\"uplink\",\"mac\":\"b827ebfffe6a3c10\"}",
+		                         i != 3, i == 4 ? 1 : EUI_EVENTS) != 0);
 	}
 	return 0;
 }

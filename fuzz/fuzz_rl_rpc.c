@@ -67,12 +67,18 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	disabled.disabled = true;
 	add_gateway(&no_key, EUI_NO_KEY);
 	/* An uplink and a downlink in the ring, for the packets query. */
-	struct uplink up = {.eui = RL_FUZZ_EUI, .payload = {0x40, 1, 2, 3, 4, 0, 1, 0, 1, 9, 9, 9, 9},
-	                    .payload_len = 13, .rssi = -80, .snr = 7.5f, .frequency = 868100000};
+	struct uplink up = {.eui = RL_FUZZ_EUI,
+	                    .payload = {0x40, 1, 2, 3, 4, 0, 1, 0, 1, 9, 9, 9, 9},
+	                    .payload_len = 13,
+	                    .rssi = -80,
+	                    .snr = 7.5f,
+	                    .frequency = 868100000};
 	lorawan_parse(up.payload, up.payload_len, &up.frame);
 	packets_add_uplink(&F.rl, &F.gw, &up);
-	struct router_msg down = {.kind = ROUTER_MSG_PACKET, .payload = {0x60, 1, 2, 3, 4},
-	                          .payload_len = 5, .rx1 = {.frequency = 869525000}};
+	struct router_msg down = {.kind = ROUTER_MSG_PACKET,
+	                          .payload = {0x60, 1, 2, 3, 4},
+	                          .payload_len = 5,
+	                          .rx1 = {.frequency = 869525000}};
 	packets_add_downlink(&F.rl, &F.gw, &down);
 	return 0;
 }
@@ -90,8 +96,8 @@ check_signature(const cJSON *reply, const char *payload, size_t len)
 	FUZZ_CHECK(bin != NULL);
 	long n = lf_base64_decode(data->valuestring, dlen, bin, dlen / 4 * 3 + 3);
 	uint8_t sig[crypto_sign_BYTES + 8];
-	long siglen = lf_base64_decode(sig64->valuestring, strlen(sig64->valuestring), sig,
-	                               sizeof(sig));
+	long siglen =
+	        lf_base64_decode(sig64->valuestring, strlen(sig64->valuestring), sig, sizeof(sig));
 	FUZZ_CHECK(n >= 0 && siglen == crypto_sign_BYTES);
 	FUZZ_CHECK(crypto_sign_verify_detached(sig, bin, (size_t)n, F.key.pk) == 0);
 	free(bin);

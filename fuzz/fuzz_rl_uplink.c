@@ -57,8 +57,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct uplink up;
 	char err[256] = "";
-	enum uplink_drop why = rl_uplink_decode((const char *)data, size, RL_FUZZ_EUI, &up, err,
-	                                        sizeof(err));
+	enum uplink_drop why =
+	        rl_uplink_decode((const char *)data, size, RL_FUZZ_EUI, &up, err, sizeof(err));
 	FUZZ_CHECK(strcmp(uplink_drop_name(why), "unknown") != 0);
 	FUZZ_CHECK(strlen(err) < sizeof(err));
 	if (why == UPLINK_OK) {

@@ -43,8 +43,8 @@ check_session_offer(const struct router_msg *msg)
 {
 	FUZZ_CHECK(msg->nonce_len >= 1 && msg->nonce_len <= RL_NONCE_MAX);
 	uint8_t buf[RL_FUZZ_ENVELOPE_MAX];
-	size_t n = session_init_encode(F.key_bin, msg->nonce, msg->nonce_len, session_bin,
-	                               F.key.sk, buf, sizeof(buf));
+	size_t n = session_init_encode(F.key_bin, msg->nonce, msg->nonce_len, session_bin, F.key.sk,
+	                               buf, sizeof(buf));
 	FUZZ_CHECK(n > 0);
 	Helium__PacketRouter__EnvelopeUpV1 *env = rl_fuzz_check_envelope(
 	        buf, n, HELIUM__PACKET_ROUTER__ENVELOPE_UP_V1__DATA_SESSION_INIT, F.key.pk);
@@ -107,8 +107,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case ROUTER_MSG_PACKET:
 		FUZZ_CHECK(msg.payload_len >= 1 && msg.payload_len <= RL_DOWN_PAYLOAD_MAX);
 		for (int i = 0; i < 2; i++) {
-			int powe = region_tx_power(i == 0 ? HELIUM__REGION__US915 : HELIUM__REGION__EU868,
-			                           -1);
+			int powe = region_tx_power(
+			        i == 0 ? HELIUM__REGION__US915 : HELIUM__REGION__EU868, -1);
 			check_window(&msg, false, powe);
 			if (msg.has_rx2) {
 				check_window(&msg, true, powe);

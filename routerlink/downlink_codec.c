@@ -89,8 +89,8 @@ rl_downlink_build(const char *id, const struct router_window *w, const uint8_t *
 }
 
 int
-rl_downlink_window(const struct router_msg *msg, bool rx2, const char *id, int powe_dbm,
-                   char *out, size_t outlen, char *err, size_t errlen)
+rl_downlink_window(const struct router_msg *msg, bool rx2, const char *id, int powe_dbm, char *out,
+                   size_t outlen, char *err, size_t errlen)
 {
 	if (!rx2) {
 		return rl_downlink_build(id, &msg->rx1, msg->payload, msg->payload_len, powe_dbm,

@@ -217,8 +217,8 @@ rpc_handle(struct routerlink *rl, const struct mosquitto_message *msg,
 	if (text != NULL) {
 		mosquitto_property *reply_props = NULL;
 		if (corr != NULL) {
-			mosquitto_property_add_binary(&reply_props, MQTT_PROP_CORRELATION_DATA, corr,
-			                              corr_len);
+			mosquitto_property_add_binary(&reply_props, MQTT_PROP_CORRELATION_DATA,
+			                              corr, corr_len);
 		}
 		lf_mqtt_publish_v5(rl->mqtt, response_topic, text, strlen(text), 1, false,
 		                   reply_props);
