@@ -19,9 +19,66 @@ th_routerlink_keys_dir(const struct th_daemon *d, char *out, size_t outlen)
 	th_env_path(d->env, name, out, outlen);
 }
 
+/* The started_at of routerlink's retained state on the broker of its INI
+ * (the "port = " line this file wrote), "" when there is none, -1 when
+ * the INI has no port. */
+static int
+birth_started_at(const struct th_daemon *d, char *out, size_t outlen, bool *online)
+{
+	char *ini = th_read_file(d->ini_path, NULL);
+	const char *p = ini != NULL ? strstr(ini, "\nport = ") : NULL;
+	struct th_broker b = {.port = p != NULL ? (uint16_t)strtoul(p + 8, NULL, 10) : 0};
+	free(ini);
+	if (b.port == 0) {
+		return -1;
+	}
+	char topic[128];
+	snprintf(topic, sizeof(topic), "lorafleet/routerlink/%s/state", d->instance);
+	struct th_msg *msg = th_mqtt_read_retained(&b, topic, 200);
+	cJSON *root = msg != NULL ? cJSON_Parse(msg->payload) : NULL;
+	const cJSON *at = cJSON_GetObjectItemCaseSensitive(root, "started_at");
+	snprintf(out, outlen, "%s", cJSON_IsString(at) ? at->valuestring : "");
+	*online = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "online"));
+	cJSON_Delete(root);
+	th_msg_free(msg);
+	return 0;
+}
+
+/*
+ * Waits for the birth of the routerlink just started: {"online":true} with
+ * a started_at other than `before`. routerlink publishes it right after
+ * its subscriptions, and the broker handles one client's packets in order,
+ * so from then on nothing published to it is lost. ("mqtt: connected" in
+ * its log comes before the subscriptions: a test publishing at once lost
+ * its first message when routerlink was slow, as under valgrind.)
+ */
+static int
+wait_birth(const struct th_daemon *d, const char *before)
+{
+	int64_t deadline = lf_now_ms() + th_timeout_ms(READY_MS);
+	char now[64];
+	bool online = false;
+	do {
+		if (birth_started_at(d, now, sizeof(now), &online) != 0) {
+			return -1;
+		}
+		if (online && now[0] != '\0' && strcmp(now, before) != 0) {
+			return 0;
+		}
+		usleep(20000);
+	} while (lf_now_ms() < deadline);
+	fprintf(stderr, "harness: %s published no birth\n", d->instance);
+	return -1;
+}
+
 static int
 spawn_and_wait(struct th_daemon *d)
 {
+	char before[64] = "";
+	bool online = false;
+	if (birth_started_at(d, before, sizeof(before), &online) != 0) {
+		return -1;
+	}
 	size_t mark = th_daemon_log_mark(d);
 	const char *argv[] = {LF_ROUTERLINK_BIN, "-c", d->ini_path, NULL};
 	d->pid = th_spawn_daemon(argv, d->log_path);
@@ -30,7 +87,8 @@ spawn_and_wait(struct th_daemon *d)
 		return -1;
 	}
 	if (th_daemon_wait_log(d, mark, "routerlink .* started", READY_MS) != 0 ||
-	    th_daemon_wait_log(d, mark, "mqtt: connected", READY_MS) != 0) {
+	    th_daemon_wait_log(d, mark, "mqtt: connected", READY_MS) != 0 ||
+	    wait_birth(d, before) != 0) {
 		fprintf(stderr, "harness: %s did not start\n", d->instance);
 		th_print_tail(d->log_path, 40);
 		th_daemon_kill(d);
