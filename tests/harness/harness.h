@@ -88,9 +88,10 @@ int th_exit_code(int status);
 
 struct th_broker {
 	struct th_env *env;
-	bool persistent; /* set before the first start: sessions survive kill -9 */
-	pid_t pid;       /* 0 when not running */
-	uint16_t port;   /* chosen at the first start, kept for restarts */
+	bool persistent;        /* set before the first start: sessions survive kill -9 */
+	const char *extra_conf; /* lines appended to mosquitto.conf (NULL: none) */
+	pid_t pid;              /* 0 when not running */
+	uint16_t port;          /* chosen at the first start, kept for restarts */
 	char conf_path[TH_PATH_MAX];
 	char log_path[TH_PATH_MAX];
 };

@@ -61,14 +61,17 @@ write_conf(struct th_broker *b)
 	if (b->persistent) {
 		/* Save on every change so a persistent session (and its
 		 * subscriptions) survives kill -9. */
-		snprintf(conf + n, sizeof(conf) - (size_t)n,
-		         "persistence true\n"
-		         "persistence_location %s/\n"
-		         "autosave_interval 1\n"
-		         "autosave_on_changes true\n",
-		         data_dir);
+		n += snprintf(conf + n, sizeof(conf) - (size_t)n,
+		              "persistence true\n"
+		              "persistence_location %s/\n"
+		              "autosave_interval 1\n"
+		              "autosave_on_changes true\n",
+		              data_dir);
 	} else {
-		snprintf(conf + n, sizeof(conf) - (size_t)n, "persistence false\n");
+		n += snprintf(conf + n, sizeof(conf) - (size_t)n, "persistence false\n");
+	}
+	if (b->extra_conf != NULL && n >= 0 && (size_t)n < sizeof(conf)) {
+		snprintf(conf + n, sizeof(conf) - (size_t)n, "%s", b->extra_conf);
 	}
 	return th_write_file(b->conf_path, conf);
 }
