@@ -326,6 +326,17 @@ handle_value(void *user, const char *section, const char *key, const char *value
 	for (size_t i = 0; i < si; i++) {
 		index += count_options(&fp->sections[i]);
 	}
+	/* libinih reads "key =;x" as the value ";x" (a ';' starts a comment
+	 * only after a blank), but --check-config would print it as
+	 * "key = ;x", which reads as empty: a value that cannot be written
+	 * back, and most likely a comment missing its blank. Refused. Found
+	 * by fuzz/fuzz_config.c. */
+	if (value[0] == ';') {
+		parse_fail(fp,
+		           "%s: a value cannot begin with ';' (a comment needs a blank before it)",
+		           name);
+		return 0;
+	}
 	int *set_on = &fp->set_on[index];
 	if (*set_on != 0) {
 		parse_fail(fp, "%s: duplicate key (first set on line %d)", name, *set_on);

@@ -135,3 +135,5 @@ done
 seed config lorafleet <lorafleet.ini
 printf '\xef\xbb\xbf[routerlink]\nregion = EU868\nshard = 1/4\nrouter_uri = https://[::1]:8443/x\nqueue_max_age = 1.5m\n[apigw]\nhttp_bind = :0\nmax_body = 65536\n' |
 	seed config bom-routerlink-apigw
+# Regression (a value beginning with ';' did not survive --check-config).
+printf '[mqtt]\ntopic_prefix =; lorawan/eu\n' | seed config value-semicolon

@@ -565,6 +565,13 @@ test_file_hostile(void **state)
 	static const char two_rev[] = "[mqtt]\nhots = 1\nno equals sign\n";
 	expect_temp_error(two_rev, sizeof(two_rev) - 1, "2: hots: unknown key");
 
+	/* Found by fuzz/fuzz_config.c: libinih reads "=;x" as the value ";x",
+	 * which --check-config printed as "= ;x", an empty value on reload. */
+	static const char semicolon[] = "[mqtt]\ntopic_prefix =; lorawan/eu\n";
+	expect_temp_error(semicolon, sizeof(semicolon) - 1,
+	                  "2: topic_prefix: a value cannot begin with ';' (a comment needs a blank "
+	                  "before it)");
+
 	char err[256];
 	assert_int_equal(load_bridge("/nonexistent/lorafleet.ini", err, sizeof(err)), -1);
 	assert_string_equal(err, "/nonexistent/lorafleet.ini: cannot open: No such file or "
