@@ -403,6 +403,9 @@ static int64_t
 refresh_hotspots(struct lf_loop *loop, void *arg)
 {
 	struct routerlink *rl = arg;
+	if (rl->streams == NULL) {
+		return -1; /* shutting down (routerlink_free) */
+	}
 	int64_t slices = rl->cfg->metrics_interval / HOTSPOT_SLICE_MS;
 	size_t budget = rl->gateways.count / (size_t)(slices > 0 ? slices : 1) + 1;
 	struct rl_gateway *gw;
@@ -424,6 +427,9 @@ static int64_t
 housekeeping(struct lf_loop *loop, void *arg)
 {
 	struct routerlink *rl = arg;
+	if (rl->streams == NULL) {
+		return -1; /* shutting down (routerlink_free) */
+	}
 	expire_pending(rl, lf_now_ms());
 	struct rl_gateway *gw;
 	size_t connected = 0;
@@ -628,6 +634,12 @@ routerlink_free(struct routerlink *rl)
 	}
 	lf_mqtt_free(rl->mqtt);
 	rl_streams_free(rl->streams);
+	/* rl_grpc_free() runs the loop until the released calls are done, and
+	 * with it our timers: they must not reach the freed streams and MQTT
+	 * client (a use-after-free when shutting down with streams still
+	 * closing, found by it_fault_router). NULL streams tell them to stop. */
+	rl->mqtt = NULL;
+	rl->streams = NULL;
 	rl_grpc_free(rl->grpc);
 	struct rl_gateway *gw;
 	for (size_t i = 0; (gw = lf_u64map_next(&rl->gateways, &i, NULL)) != NULL;) {
