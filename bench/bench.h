@@ -114,14 +114,28 @@ struct source {
 struct gwsim;
 
 struct gwsim_counters {
-	uint64_t push_sent, pull_sent;
+	uint64_t push_sent, pull_sent, stat_sent;
 	uint64_t push_acks, pull_acks, other_rx;
+	uint64_t pull_resps, tx_acks; /* downlinks received, and answered */
 	uint64_t send_errors;
 	size_t gateways_acked; /* gateways with at least one PULL_ACK */
 };
 
 struct gwsim *gwsim_new(const struct sockaddr_in *bridge, size_t gateways, size_t sockets);
 void gwsim_free(struct gwsim *g);
+/*
+ * Options for the soak (bench/soak), set before gwsim_connect(). The EUI
+ * of gateway 0 (default BENCH_EUI_BASE). The rxpk object of seq's uplink
+ * from gateway gw (default bench_rxpk()): its length, or -1. A stat
+ * PUSH_DATA from every gateway every interval_ms, spread out like the
+ * PULL_DATAs (default none). With one socket per gateway, a PULL_RESP
+ * names its gateway and is answered with a TX_ACK (error NONE), as a
+ * forwarder does; with shared sockets it is only counted.
+ */
+typedef int (*gwsim_rxpk_fn)(void *arg, char *out, size_t outlen, size_t gw, uint64_t seq);
+void gwsim_set_eui_base(struct gwsim *g, uint64_t eui_base);
+void gwsim_set_rxpk(struct gwsim *g, gwsim_rxpk_fn fn, void *arg);
+void gwsim_set_stat_interval(struct gwsim *g, int64_t interval_ms);
 /*
  * Sends one PULL_DATA per gateway at `rate` per second, resends to those
  * not yet acknowledged, and waits up to timeout_ms for every PULL_ACK.
@@ -187,6 +201,7 @@ double proc_cpu_s(int pid);                           /* utime + stime of a proc
 double thread_cpu_s(int pid);                         /* the same for its main thread (tid = pid) */
 double host_cpu_s(void);                              /* busy time of the whole host, seconds */
 uint64_t proc_status_bytes(int pid, const char *key); /* "VmRSS" etc., bytes */
+long proc_fd_count(int pid);                          /* entries of /proc/<pid>/fd; -1 unreadable */
 uint64_t net_counter(const char *file, const char *prefix, const char *name);
 
 /* The rxpk every simulated uplink carries, with its two bench fields. */

@@ -24,7 +24,9 @@
 #define PUSH_DATA    0x00
 #define PUSH_ACK     0x01
 #define PULL_DATA    0x02
+#define PULL_RESP    0x03
 #define PULL_ACK     0x04
+#define TX_ACK       0x05
 #define HEADER_LEN   12
 #define EVENTS       64
 #define NS_PER_MS    1000000LL
@@ -36,11 +38,16 @@ struct gwsim {
 	int *socks;
 	int epfd;
 	uint16_t push_token;
+	uint64_t eui_base;
+	gwsim_rxpk_fn rxpk;
+	void *rxpk_arg;
 
 	/* The PULL_DATA schedule: every gateway once per interval, spread out. */
 	bool pulling;
 	int64_t pull_t0, pull_interval_ns;
 	uint64_t pull_cursor;
+	int64_t stat_interval_ns; /* 0: no stats */
+	uint64_t stat_cursor;
 	uint8_t *acked; /* per gateway: a PULL_ACK came back */
 
 	struct gwsim_counters c;
@@ -101,9 +108,9 @@ commit(struct gwsim *g, size_t len)
 }
 
 static void
-header(uint8_t *buf, uint16_t token, uint8_t id, size_t gw)
+header(const struct gwsim *g, uint8_t *buf, uint16_t token, uint8_t id, size_t gw)
 {
-	uint64_t eui = BENCH_EUI_BASE + gw;
+	uint64_t eui = g->eui_base + gw;
 	buf[0] = GWMP_VERSION;
 	buf[1] = (uint8_t)(token >> 8);
 	buf[2] = (uint8_t)token;
@@ -118,7 +125,7 @@ pull(struct gwsim *g, size_t gw)
 {
 	uint8_t *buf = slot(g, gw_sock(g, gw));
 	/* The token is the gateway's index, so a PULL_ACK names its gateway. */
-	header(buf, (uint16_t)gw, PULL_DATA, gw);
+	header(g, buf, (uint16_t)gw, PULL_DATA, gw);
 	commit(g, HEADER_LEN);
 	g->c.pull_sent++;
 }
@@ -128,14 +135,16 @@ push(struct gwsim *g, uint64_t seq)
 {
 	size_t gw = (size_t)(seq % g->gateways);
 	uint8_t *buf = slot(g, gw_sock(g, gw));
-	header(buf, g->push_token++, PUSH_DATA, gw);
+	header(g, buf, g->push_token++, PUSH_DATA, gw);
 	static const char head[] = "{\"rxpk\":[";
 	size_t len = HEADER_LEN;
 	memcpy(buf + len, head, sizeof(head) - 1);
 	len += sizeof(head) - 1;
 	/* tmst: a concentrator counter that moves, as a real one does. */
-	int n = bench_rxpk((char *)buf + len, DGRAM_MAX - len - 3, (uint32_t)(seq * 977),
-	                   bench_now_ns(), seq);
+	int n = g->rxpk != NULL
+	                ? g->rxpk(g->rxpk_arg, (char *)buf + len, DGRAM_MAX - len - 3, gw, seq)
+	                : bench_rxpk((char *)buf + len, DGRAM_MAX - len - 3, (uint32_t)(seq * 977),
+	                             bench_now_ns(), seq);
 	if (n < 0) {
 		return -1;
 	}
@@ -145,6 +154,31 @@ push(struct gwsim *g, uint64_t seq)
 	commit(g, len);
 	g->c.push_sent++;
 	return 0;
+}
+
+/* A stat report, as a forwarder sends every 30 s by default. */
+static void
+stat(struct gwsim *g, size_t gw)
+{
+	static const char body[] =
+	        "{\"stat\":{\"time\":\"2024-01-01 00:00:00 GMT\",\"lati\":46.24,\"long\":3.25,"
+	        "\"alti\":145,\"rxnb\":2,\"rxok\":2,\"rxfw\":2,\"ackr\":100.0,\"dwnb\":0,"
+	        "\"txnb\":0}}";
+	uint8_t *buf = slot(g, gw_sock(g, gw));
+	header(g, buf, g->push_token++, PUSH_DATA, gw);
+	memcpy(buf + HEADER_LEN, body, sizeof(body) - 1);
+	commit(g, HEADER_LEN + sizeof(body) - 1);
+	g->c.stat_sent++;
+}
+
+/* TX_ACK with no body: the downlink went out (error NONE). */
+static void
+tx_ack(struct gwsim *g, size_t gw, uint16_t token)
+{
+	uint8_t *buf = slot(g, gw_sock(g, gw));
+	header(g, buf, token, TX_ACK, gw);
+	commit(g, HEADER_LEN);
+	g->c.tx_acks++;
 }
 
 static void
@@ -173,6 +207,12 @@ drain(struct gwsim *g, size_t sock)
 				g->c.other_rx++;
 			} else if (b[3] == PUSH_ACK) {
 				g->c.push_acks++;
+			} else if (b[3] == PULL_RESP) {
+				g->c.pull_resps++;
+				/* Only a socket of its own says which gateway it is for. */
+				if (g->per_sock == 1 && sock < g->gateways) {
+					tx_ack(g, sock, (uint16_t)(b[1] << 8 | b[2]));
+				}
 			} else if (b[3] == PULL_ACK) {
 				g->c.pull_acks++;
 				size_t gw = (size_t)b[1] << 8 | b[2];
@@ -202,6 +242,12 @@ pull_schedule(struct gwsim *g, int64_t now)
 	for (size_t i = 0; g->pull_cursor < due && i < g->gateways; i++) {
 		pull(g, (size_t)(g->pull_cursor++ % g->gateways));
 	}
+	if (g->stat_interval_ns > 0) {
+		due = (uint64_t)((now - g->pull_t0) / (g->stat_interval_ns / (int64_t)g->gateways));
+		for (size_t i = 0; g->stat_cursor < due && i < g->gateways; i++) {
+			stat(g, (size_t)(g->stat_cursor++ % g->gateways));
+		}
+	}
 }
 
 static void
@@ -223,6 +269,7 @@ gw_idle(void *impl, int64_t timeout_ns)
 	for (int i = 0; i < n; i++) {
 		drain(g, ev[i].data.u32);
 	}
+	flush(g); /* the TX_ACKs */
 }
 
 static int
@@ -253,6 +300,7 @@ gwsim_new(const struct sockaddr_in *bridge, size_t gateways, size_t sockets)
 		return NULL;
 	}
 	g->bridge = *bridge;
+	g->eui_base = BENCH_EUI_BASE;
 	g->gateways = gateways;
 	g->nsock = sockets;
 	g->per_sock = (gateways + sockets - 1) / sockets;
@@ -341,7 +389,27 @@ gwsim_connect(struct gwsim *g, int rate, int64_t timeout_ms, int64_t pull_interv
 	g->pull_t0 = bench_now_ns();
 	g->pull_interval_ns = pull_interval_ms * NS_PER_MS;
 	g->pull_cursor = 0;
+	g->stat_cursor = 0;
 	return g->c.gateways_acked;
+}
+
+void
+gwsim_set_eui_base(struct gwsim *g, uint64_t eui_base)
+{
+	g->eui_base = eui_base;
+}
+
+void
+gwsim_set_rxpk(struct gwsim *g, gwsim_rxpk_fn fn, void *arg)
+{
+	g->rxpk = fn;
+	g->rxpk_arg = arg;
+}
+
+void
+gwsim_set_stat_interval(struct gwsim *g, int64_t interval_ms)
+{
+	g->stat_interval_ns = interval_ms * NS_PER_MS;
 }
 
 void

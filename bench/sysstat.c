@@ -1,4 +1,5 @@
 /* What the kernel tells about the processes and the host (/proc). */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,27 @@ proc_status_bytes(int pid, const char *key)
 		fclose(f);
 	}
 	return kb * 1024;
+}
+
+/* The open file descriptors of pid: the entries of /proc/<pid>/fd. */
+long
+proc_fd_count(int pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	DIR *d = opendir(path);
+	if (d == NULL) {
+		return -1;
+	}
+	long n = 0;
+	const struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] != '.') {
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
 }
 
 /*

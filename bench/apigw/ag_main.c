@@ -544,7 +544,7 @@ run_sse(struct bench *b, struct results *r)
 	const struct options *o = &b->o;
 	fprintf(stderr, "\nagbench: %ld clients open /events\n", o->clients);
 	b->sse = agb_sse_new("127.0.0.1", (int)o->http_port, (size_t)o->clients,
-	                     (size_t)o->gateways);
+	                     (size_t)o->gateways, AGB_EUI_BASE);
 	if (b->sse == NULL || agb_sse_start(b->sse, 30000) != 0) {
 		return -1;
 	}

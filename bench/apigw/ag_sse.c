@@ -62,6 +62,7 @@ struct agb_sse {
 	char host[64];
 	int port;
 	size_t nclients, gateways;
+	uint64_t eui_base; /* seq's gateway is eui_base + seq % gateways */
 	struct client *clients;
 	int ep;
 	pthread_t thread;
@@ -122,7 +123,7 @@ record_done(struct agb_sse *s, struct client *c, int64_t now)
 			s->tot.stray++;
 			break;
 		}
-		if (c->eui != AGB_EUI_BASE + c->seq % s->gateways) {
+		if (c->eui != s->eui_base + c->seq % s->gateways) {
 			p->st.wrong_mac++;
 		}
 		if (c->seq < c->next_seq) {
@@ -348,7 +349,7 @@ reader_main(void *arg)
 }
 
 struct agb_sse *
-agb_sse_new(const char *host, int port, size_t clients, size_t gateways)
+agb_sse_new(const char *host, int port, size_t clients, size_t gateways, uint64_t eui_base)
 {
 	struct agb_sse *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
@@ -358,6 +359,7 @@ agb_sse_new(const char *host, int port, size_t clients, size_t gateways)
 	s->port = port;
 	s->nclients = clients;
 	s->gateways = gateways;
+	s->eui_base = eui_base;
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	s->clients = calloc(clients, sizeof(*s->clients));
 	s->rbuf = malloc(READ_BUF);

@@ -72,7 +72,9 @@ struct agb_sse_totals {
 	uint64_t bytes;
 };
 
-struct agb_sse *agb_sse_new(const char *host, int port, size_t clients, size_t gateways);
+/* The uplink of seq comes from gateway eui_base + seq % gateways. */
+struct agb_sse *agb_sse_new(const char *host, int port, size_t clients, size_t gateways,
+                            uint64_t eui_base);
 /* Connects every client, starts the reader, waits up to timeout_ms for
  * every stream to start; -1 (printed) when not all did. */
 int agb_sse_start(struct agb_sse *s, int64_t timeout_ms);

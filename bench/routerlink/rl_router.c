@@ -60,9 +60,11 @@ rlb_router_close(struct rlb_router *r)
 	free(r);
 }
 
-/* Sends one command line and parses the reply line; NULL on failure. */
+/* Sends one command line and parses the reply line; NULL on failure.
+ * An {"ok":false} reply is printed, or, when refusal is given, its error
+ * is copied there instead (refusal stays "" for other failures). */
 static cJSON *
-command(struct rlb_router *r, const char *line)
+command_or_refusal(struct rlb_router *r, const char *line, char *refusal, size_t refusal_len)
 {
 	size_t n = strlen(line);
 	for (size_t off = 0; off < n;) {
@@ -85,8 +87,14 @@ command(struct rlb_router *r, const char *line)
 			r->len -= used;
 			if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "ok"))) {
 				cJSON *err = cJSON_GetObjectItemCaseSensitive(reply, "error");
-				fprintf(stderr, "rlbench: control %.*s: %s\n", (int)n - 1, line,
-				        cJSON_IsString(err) ? err->valuestring : "bad reply");
+				const char *why =
+				        cJSON_IsString(err) ? err->valuestring : "bad reply";
+				if (refusal != NULL) {
+					snprintf(refusal, refusal_len, "%s", why);
+				} else {
+					fprintf(stderr, "rlbench: control %.*s: %s\n", (int)n - 1,
+					        line, why);
+				}
 				cJSON_Delete(reply);
 				return NULL;
 			}
@@ -107,6 +115,12 @@ command(struct rlb_router *r, const char *line)
 		}
 		r->len += (size_t)got;
 	}
+}
+
+static cJSON *
+command(struct rlb_router *r, const char *line)
+{
+	return command_or_refusal(r, line, NULL, 0);
 }
 
 static uint64_t
@@ -192,4 +206,27 @@ rlb_router_take(struct rlb_router *r, const char *file, rlb_record_fn fn, void *
 		return -1;
 	}
 	return (long)n;
+}
+
+int
+rlb_router_downlink(struct rlb_router *r, const char *gateway_hex, const char *payload_b64,
+                    uint32_t tmst, uint32_t freq_hz, const char *datr, char *refusal,
+                    size_t refusal_len)
+{
+	char line[512];
+	int n = snprintf(line, sizeof(line),
+	                 "{\"cmd\":\"downlink\",\"gateway\":\"%s\",\"payload\":\"%s\","
+	                 "\"rx1\":{\"timestamp\":%u,\"frequency\":%u,\"datarate\":\"%s\","
+	                 "\"immediate\":false}}\n",
+	                 gateway_hex, payload_b64, (unsigned)tmst, (unsigned)freq_hz, datr);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		return -1;
+	}
+	refusal[0] = '\0';
+	cJSON *reply = command_or_refusal(r, line, refusal, refusal_len);
+	if (reply == NULL) {
+		return refusal[0] != '\0' ? 1 : -1;
+	}
+	cJSON_Delete(reply);
+	return 0;
 }

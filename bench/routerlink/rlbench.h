@@ -69,6 +69,15 @@ typedef void (*rlb_record_fn)(void *arg, uint64_t seq, int64_t sent_ns, int64_t 
 long rlb_router_take(struct rlb_router *r, const char *file, rlb_record_fn fn, void *arg);
 
 /*
+ * Asks the fake router to send a downlink (rx1 only, at tmst) on the
+ * gateway's stream. 0 when sent, 1 when the router refused (its reason in
+ * refusal, e.g. no live stream holds the key), -1 on a control failure.
+ */
+int rlb_router_downlink(struct rlb_router *r, const char *gateway_hex, const char *payload_b64,
+                        uint32_t tmst, uint32_t freq_hz, const char *datr, char *refusal,
+                        size_t refusal_len);
+
+/*
  * The ceiling: libsodium's Ed25519 signing rate on this machine, one
  * thread, over the canonical packet_up bytes routerlink signs for a bench
  * uplink, for about seconds s.
