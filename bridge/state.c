@@ -199,10 +199,18 @@ bridge_publish_metrics(struct bridge *b)
 }
 
 /* The index of a peer bridge by instance name, added when new; -1 when
- * the table is full. */
+ * the table is full or the name is no bridge's. */
 static int
 peer_index(struct bridge *b, const char *instance)
 {
+	/* A name too long for the table would be stored cut, never match
+	 * itself again and take a new entry each time it is seen, until the
+	 * table is full of one name and real peers are ignored (found by
+	 * fuzz/fuzz_bridge_mqtt.c). No bridge has one: instance names are
+	 * cut to fit, and bridge_handle_peer_state() refuses longer ones. */
+	if (strlen(instance) >= sizeof(b->peers[0].instance)) {
+		return -1;
+	}
 	for (size_t i = 0; i < b->n_peers; i++) {
 		if (strcmp(b->peers[i].instance, instance) == 0) {
 			return (int)i;

@@ -62,6 +62,22 @@ printf '{"id":"a","txpk":{"imme":true,"freq":869.525,"modu":"LORA","datr":"SF12B
 	seed downlink size-matches
 printf '{"txpk_ack":{"error":"TOO_LATE"}}\0' | seed downlink txack-nul
 
+# --- bridge_mqtt: other bridges' states and the gateway states they announce
+{
+	printf 'lorafleet/bridge/b2/state\n{"online":true,"version":"0.1.0","topic_prefix":"lorawan"}'
+	printf '\n--\nlorawan/b827ebfffe6a3c10/state\n{"mac":"b827ebfffe6a3c10","online":true,"bridge":"b2"}'
+	printf '\n--\nlorawan/0000000000000001/state\n{"online":false,"bridge":"b0"}'
+	printf '\n--\nlorawan/0000000000000002/state\n{"online":true,"bridge":"b1"}'
+	printf '\n--\nlorawan/b827ebfffe6a3c10/down\n{}'
+	printf '\n--\nlorafleet/bridge/b2/state\n{"online":false,"topic_prefix":"lorawan"}'
+} | seed bridge_mqtt two-bridges
+printf 'lorafleet/bridge/b3/state\n{"online":true,"topic_prefix":"other"}\n--\nlorawan/b827ebfffe6a3c10/state\n' |
+	seed bridge_mqtt other-fleet-and-cleared
+# Regression: a bridge name too long for the peer table took an entry each time.
+long=$(printf 'p%.0s' $(seq 70))
+printf 'lorawan/b827ebfffe6a3c10/state\n{"online":true,"bridge":"%s"}\n--\nlorawan/b827ebfffe6a3c10/state\n{"online":true,"bridge":"%s"}' \
+	"$long" "$long" | seed bridge_mqtt long-bridge-name
+
 # --- rl_uplink: `up` payloads as routerlink reads them ---------------------
 for f in "$fx"/routerlink/*.json; do
 	seed rl_uplink "$(basename "$f" .json)" <"$f"
