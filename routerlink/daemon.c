@@ -83,6 +83,9 @@ publish_hotspot(struct routerlink *rl, struct rl_gateway *gw)
 	cJSON_AddNumberToObject(obj, "uplinks", (double)gw->uplinks);
 	cJSON_AddNumberToObject(obj, "downlinks", (double)gw->downlinks);
 	add_time_or_null(obj, "last_uplink", gw->last_uplink_ms);
+	if (gw->disabled && gw->key_error != NULL) {
+		cJSON_AddStringToObject(obj, "key_error", gw->key_error);
+	}
 	char *text = lf_json_print(obj);
 	cJSON_Delete(obj);
 	char topic[256];
@@ -96,9 +99,73 @@ publish_hotspot(struct routerlink *rl, struct rl_gateway *gw)
 
 /* ---- gateways --------------------------------------------------------- */
 
+/* Its key could not be read or made (err says why): the gateway is
+ * disabled until a retry succeeds. Logged and published when the reason
+ * is new, so that a retry that fails alike adds nothing. */
+static void
+gateway_key_failed(struct routerlink *rl, struct rl_gateway *gw, const char *err)
+{
+	bool first = !gw->disabled;
+	if (!first && gw->key_error != NULL && strcmp(gw->key_error, err) == 0) {
+		return;
+	}
+	if (first) {
+		gw->disabled = true;
+		rl->n_disabled++;
+		lf_metric_set(rl->m_disabled, (int64_t)rl->n_disabled);
+		lf_metric_inc(routerlink_counter(
+		        rl, "keys_failed_total",
+		        "Gateways disabled because their key could not be read or made", NULL,
+		        NULL));
+	}
+	free(gw->key_error);
+	gw->key_error = strdup(err);
+	LOG_ERROR("gateway %s %s: %s (retried every %d s)", gw->mac,
+	          first ? "disabled" : "still disabled", err, KEY_RETRY_MS / 1000);
+	publish_hotspot(rl, gw);
+}
+
+/* Loads the gateway's key, or makes it if it has none, and opens its
+ * stream. keys_load_or_create() never makes a key over a file that
+ * exists, so this is safe to retry whatever the last failure was. */
+static int
+gateway_key_up(struct routerlink *rl, struct rl_gateway *gw)
+{
+	struct gateway_key key;
+	bool created = false;
+	char err[512];
+	if (keys_load_or_create(rl->cfg->keys_dir, gw->eui, &key, &created, err, sizeof(err)) !=
+	    0) {
+		gateway_key_failed(rl, gw, err);
+		return -1;
+	}
+	keys_address(&key, gw->address, sizeof(gw->address));
+	if (created) {
+		lf_metric_inc(rl->m_keys_created);
+		LOG_INFO("gateway %s: new Hotspot key %s", gw->mac, gw->address);
+	}
+	if (gw->disabled) {
+		gw->disabled = false;
+		rl->n_disabled--;
+		lf_metric_set(rl->m_disabled, (int64_t)rl->n_disabled);
+		free(gw->key_error);
+		gw->key_error = NULL;
+		LOG_INFO("gateway %s enabled: its key %s is usable now", gw->mac, gw->address);
+	}
+	gw->stream = rl_streams_add(rl->streams, gw->eui, &key);
+	keys_wipe(&key);
+	if (gw->stream != NULL) {
+		rl_stream_set_user(gw->stream, gw);
+	}
+	publish_hotspot(rl, gw);
+	return 0;
+}
+
 /* The gateway's record, created on first sight with its key: loaded, or
- * made now. A key that exists but cannot be read disables the gateway:
- * regenerating it would silently replace a Hotspot. */
+ * made now. A key that exists but cannot be read, or that cannot be made
+ * (a full or read-only disk), disables the gateway until retry_keys()
+ * succeeds: regenerating a key that exists would silently replace a
+ * Hotspot. */
 static struct rl_gateway *
 gateway_get(struct routerlink *rl, uint64_t eui)
 {
@@ -114,32 +181,37 @@ gateway_get(struct routerlink *rl, uint64_t eui)
 	gw->eui = eui;
 	lf_eui_format(eui, gw->mac);
 	lf_metric_set(rl->m_gateways, (int64_t)rl->gateways.count);
-	struct gateway_key key;
-	bool created = false;
-	char err[512];
-	int rc = keys_load_or_create(rl->cfg->keys_dir, eui, &key, &created, err, sizeof(err));
-	if (rc != 0) {
-		gw->disabled = true;
-		lf_metric_inc(routerlink_counter(
-		        rl, "keys_failed_total",
-		        "Gateways disabled because their key could not be read or made", NULL,
-		        NULL));
-		LOG_ERROR("gateway %s disabled: %s", gw->mac, err);
-		publish_hotspot(rl, gw);
-		return gw;
-	}
-	keys_address(&key, gw->address, sizeof(gw->address));
-	if (created) {
-		lf_metric_inc(rl->m_keys_created);
-		LOG_INFO("gateway %s: new Hotspot key %s", gw->mac, gw->address);
-	}
-	gw->stream = rl_streams_add(rl->streams, eui, &key);
-	keys_wipe(&key);
-	if (gw->stream != NULL) {
-		rl_stream_set_user(gw->stream, gw);
-	}
-	publish_hotspot(rl, gw);
+	gateway_key_up(rl, gw);
 	return gw;
+}
+
+/*
+ * Disabled gateways are retried, so that a Hotspot comes up without a
+ * restart once the operator has freed space, remounted the key directory
+ * writable or restored a key file. The walk goes on from where the last
+ * one stopped and stops at the first failure: a disk that is still broken
+ * costs one failed attempt per KEY_RETRY_MS, however many gateways wait.
+ */
+static int64_t
+retry_keys(struct lf_loop *loop, void *arg)
+{
+	struct routerlink *rl = arg;
+	(void)loop;
+	if (rl->streams == NULL) {
+		return -1; /* shutting down (routerlink_free) */
+	}
+	for (size_t seen = 0, n = rl->gateways.count; rl->n_disabled > 0 && seen < n;) {
+		struct rl_gateway *gw = lf_u64map_next(&rl->gateways, &rl->key_retry_cursor, NULL);
+		if (gw == NULL) {
+			rl->key_retry_cursor = 0; /* round the map again */
+			continue;
+		}
+		seen++;
+		if (gw->disabled && gateway_key_up(rl, gw) != 0) {
+			break;
+		}
+	}
+	return KEY_RETRY_MS;
 }
 
 /* Keys may sit on storage every instance shares: only our shard's. */
@@ -475,6 +547,8 @@ register_metrics(struct routerlink *rl)
 	rl->m_gateways = lf_metrics_gauge(rl->metrics, "gateways", "Gateways with a Hotspot");
 	rl->m_connected = lf_metrics_gauge(rl->metrics, "gateways_connected",
 	                                   "Gateways whose router stream is connected");
+	rl->m_disabled = lf_metrics_gauge(rl->metrics, "gateways_disabled",
+	                                  "Gateways without a usable key (retried)");
 }
 
 static int
@@ -597,6 +671,7 @@ routerlink_new(const struct routerlink_settings *settings)
 	}
 	lf_loop_timer_add(rl->loop, rl->cfg->metrics_interval, housekeeping, rl);
 	lf_loop_timer_add(rl->loop, HOTSPOT_SLICE_MS, refresh_hotspots, rl);
+	lf_loop_timer_add(rl->loop, KEY_RETRY_MS, retry_keys, rl);
 	/* Every Hotspot already on disk reconnects at once, before its
 	 * gateway's first uplink. */
 	if (keys_foreach(rl->cfg->keys_dir, gateway_from_disk, rl, err, sizeof(err)) != 0) {
@@ -644,6 +719,7 @@ routerlink_free(struct routerlink *rl)
 	struct rl_gateway *gw;
 	for (size_t i = 0; (gw = lf_u64map_next(&rl->gateways, &i, NULL)) != NULL;) {
 		free(gw->ring);
+		free(gw->key_error);
 		free(gw);
 	}
 	lf_u64map_clear(&rl->gateways);

@@ -20,6 +20,8 @@
 #define PENDING_TTL_MS      10000
 #define HOTSPOT_REFRESH_MS  30000
 #define METRICS_INTERVAL_MS 10000
+/* How often gateways whose key could not be read or made are retried. */
+#define KEY_RETRY_MS 5000
 
 /* One received or sent packet's metadata, for the packets query (the
  * fields of multi-gateway's PacketMetadata). */
@@ -42,7 +44,8 @@ struct rl_gateway {
 	uint64_t eui;
 	char mac[LF_EUI_STRLEN];
 	char address[HELIUM_ADDRESS_MAX];
-	bool disabled; /* its key could not be read: never regenerated */
+	bool disabled;   /* no usable key (never regenerated over a file); retried */
+	char *key_error; /* why, while disabled (malloc'd) */
 	struct rl_stream *stream;
 	uint64_t uplinks, downlinks;
 	int64_t last_uplink_ms;  /* wall clock; 0: never */
@@ -79,12 +82,14 @@ struct routerlink {
 	struct rl_grpc *grpc;
 	struct rl_streams *streams;
 	struct lf_u64map gateways;
-	size_t hotspot_cursor; /* where the next refresh slice starts */
+	size_t hotspot_cursor;   /* where the next refresh slice starts */
+	size_t n_disabled;       /* gateways without a usable key */
+	size_t key_retry_cursor; /* where the next key retry walk starts */
 	struct pending_down *pending;
 	uint64_t next_down_id;
 
 	struct lf_metric *m_uplinks_in, *m_uplinks_sent, *m_downlinks, *m_rx2, *m_attempts;
-	struct lf_metric *m_keys_created, *m_gateways, *m_connected;
+	struct lf_metric *m_keys_created, *m_gateways, *m_connected, *m_disabled;
 };
 
 /* packets.c */

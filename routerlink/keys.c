@@ -264,7 +264,10 @@ store_key_bytes(const char *dir, uint64_t eui, const uint8_t buf[KEYS_FILE_SIZE]
 	int rc = write_new_file(dirfd, tmp, buf, KEYS_FILE_SIZE);
 	if (rc != 0) {
 		close(dirfd);
-		return key_err(rc, err, errlen, "%s/%s: cannot write: %s", dir, tmp, strerror(-rc));
+		/* Named by the key it was for: the temporary name is random, and
+		 * a retry that fails alike should read alike. */
+		return key_err(rc, err, errlen, "%s/%s: cannot write: %s", dir, name,
+		               strerror(-rc));
 	}
 	rc = link_noreplace(dirfd, tmp, name);
 	/* After a link the temp is a second name of the key; after a rename
