@@ -52,6 +52,9 @@ th_fleet_open(struct th_fleet *f, int n, uint64_t eui_base, uint16_t bridge_port
 void
 th_fleet_close(struct th_fleet *f)
 {
+	if (f->g == NULL) {
+		return; /* never opened */
+	}
 	if (f->running) {
 		th_fleet_traffic_stop(f);
 	}
