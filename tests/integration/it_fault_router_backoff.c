@@ -33,7 +33,7 @@
 #define QUEUE_SIZE 5
 #define WAIT_MS    30000
 #define TRANSIT_MS 1500
-#define SLOP_HI    1500
+#define SLOP_HI    2500
 #define SLOP_LO    100
 /* Released before any A gateway can make its 4th attempt (at 5 + 10 + 20
  * s, each -30 %, after its first: 24.5 s), so that each has at most one
