@@ -166,7 +166,7 @@ handle_pull_data(struct bridge *b, struct gateway *gw, const struct sockaddr_sto
 }
 
 /* The gateway a datagram belongs to, created on first sight; NULL when the
- * datagram must be ignored (pinned address, out of memory). */
+ * datagram must be ignored (pinned address, max_gateways, out of memory). */
 static struct gateway *
 gateway_for(struct bridge *b, const struct gwmp_packet *pkt, const struct sockaddr_storage *from,
             socklen_t fromlen, const struct timespec *received)
@@ -174,6 +174,22 @@ gateway_for(struct bridge *b, const struct gwmp_packet *pkt, const struct sockad
 	struct gateway *gw = gateway_table_find(&b->gateways, pkt->eui);
 	char addr[ADDR_STRLEN];
 	if (gw == NULL) {
+		/* Any datagram with a new EUI makes a gateway, and the bridge
+		 * forgets none: without a bound, a flood of made-up EUIs (one
+		 * spoofed datagram each) would grow the table, the retained
+		 * states on the broker and routerlink's keys without end. */
+		if (b->gateways.count >= (size_t)b->cfg->max_gateways) {
+			lf_metric_inc(bridge_counter(b, "udp_rejected_total",
+			                             "Datagrams ignored on purpose, by reason",
+			                             "reason", "too_many_gateways"));
+			bridge_addr_format((const struct sockaddr *)from, fromlen, addr);
+			LOG_RATELIMITED(&b->rl.full, LF_LOG_WARN,
+			                "datagram from %s for a new gateway %016llx ignored: "
+			                "max_gateways (%lld) reached",
+			                addr, (unsigned long long)pkt->eui,
+			                (long long)b->cfg->max_gateways);
+			return NULL;
+		}
 		gw = gateway_table_add(&b->gateways, pkt->eui);
 		if (gw == NULL) {
 			LOG_ERROR("out of memory: gateway ignored");
@@ -185,8 +201,9 @@ gateway_for(struct bridge *b, const struct gwmp_packet *pkt, const struct sockad
 		memcpy(&gw->seen_addr, from, fromlen);
 		lf_metric_set(b->m.gateways_known, (int64_t)b->gateways.count);
 		bridge_addr_format((const struct sockaddr *)from, fromlen, addr);
-		LOG_INFO("gateway %s online: first datagram from %s (protocol %u)", gw->mac, addr,
-		         pkt->version);
+		LOG_RATELIMITED(&b->rl.seen, LF_LOG_INFO,
+		                "gateway %s online: first datagram from %s (protocol %u)", gw->mac,
+		                addr, pkt->version);
 		if (pkt->type != GWMP_PULL_DATA) {
 			bridge_set_online(b, gw, true);
 		}
@@ -481,7 +498,10 @@ init_ratelimits(struct bridge_ratelimits *rl)
 {
 	const struct lf_ratelimit per_10s = LF_RATELIMIT_INIT(10000, 10);
 	rl->bad_datagram = rl->bad_json = rl->address = rl->pinned = rl->bad_down = rl->tx_ack =
-	        per_10s;
+	        rl->full = per_10s;
+	/* Enough for a fleet's start to be seen gateway by gateway. */
+	const struct lf_ratelimit per_10s_100 = LF_RATELIMIT_INIT(10000, 100);
+	rl->seen = rl->gone = per_10s_100;
 }
 
 static int

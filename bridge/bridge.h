@@ -25,6 +25,7 @@ struct bridge_config {
 	bool pin_address;         /* keep a live gateway's IP against spoofing */
 	int64_t metrics_interval; /* ms between retained metrics snapshots */
 	int64_t udp_rcvbuf;       /* SO_RCVBUF bytes */
+	int64_t max_gateways;     /* gateways kept; datagrams of new ones past it ignored */
 };
 
 struct bridge_settings {

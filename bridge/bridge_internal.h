@@ -52,9 +52,12 @@ struct bridge_metrics {
 	struct lf_metric *downlinks_received, *downlinks_sent, *tx_ack_unmatched;
 };
 
-/* Rate limits for log lines caused by outside input. */
+/* Rate limits for log lines caused by outside input. A gateway coming
+ * online or going offline is news, but a datagram with a new EUI is all it
+ * takes: a flood of made-up EUIs must not flood the log (seen, gone). */
 struct bridge_ratelimits {
-	struct lf_ratelimit bad_datagram, bad_json, address, pinned, bad_down, tx_ack;
+	struct lf_ratelimit bad_datagram, bad_json, address, pinned, bad_down, tx_ack, full;
+	struct lf_ratelimit seen, gone;
 };
 
 struct bridge {

@@ -66,6 +66,14 @@ const struct lf_cfg_option bridge_cfg_options[] = {
          .min = 65536,
          .max = 268435456,
          .help = "UDP receive buffer in bytes (SO_RCVBUF), to absorb bursts"},
+        {.name = "max_gateways",
+         .type = LF_CFG_INT,
+         .offset = OPT(max_gateways),
+         .default_value = "100000",
+         .min = 1,
+         .max = 10000000,
+         .help = "gateways this bridge keeps (it forgets none until it restarts); datagrams "
+                 "of a new gateway past it are ignored and counted"},
         {.name = NULL},
 };
 

@@ -127,8 +127,9 @@ bridge_sweep_gateways(struct bridge *b, int64_t now_ms)
 	struct gateway *gw;
 	for (size_t i = 0; (gw = gateway_table_next(&b->gateways, &i)) != NULL;) {
 		if (gw->online && now_ms - gw->last_pull_ms > b->cfg->gateway_timeout) {
-			LOG_INFO("gateway %s offline: no PULL_DATA for %lld ms", gw->mac,
-			         (long long)(now_ms - gw->last_pull_ms));
+			LOG_RATELIMITED(&b->rl.gone, LF_LOG_INFO,
+			                "gateway %s offline: no PULL_DATA for %lld ms", gw->mac,
+			                (long long)(now_ms - gw->last_pull_ms));
 			bridge_set_online(b, gw, false);
 		}
 	}

@@ -670,7 +670,8 @@ test_bridge_print(void **state)
 	                          "tx_ack_timeout = 5s\n"
 	                          "pin_address = false\n"
 	                          "metrics_interval = 10s\n"
-	                          "udp_rcvbuf = 4194304\n");
+	                          "udp_rcvbuf = 4194304\n"
+	                          "max_gateways = 100000\n");
 
 	/* What --check-config prints loads back to the same settings. */
 	char path[64];
