@@ -61,10 +61,8 @@ struct ctx {
 	struct th_tally obs;          /* lorawan/+/up at the observer */
 	struct th_tally router_tally; /* packets at the router */
 	struct th_tally buf;          /* lwbuf/+/up at the observer */
-	/* The latest metrics snapshot of each daemon, by topic. */
-	char *snap_topic[8];
-	char *snap[8];
-	int kills; /* broker kills so far */
+	struct th_watch w;            /* the observer, read without pause */
+	int kills;                    /* broker kills so far */
 };
 
 static struct ctx ctx;
@@ -84,91 +82,19 @@ mac_of(char out[17], int i)
 	snprintf(out, 17, "aa555a%010x", 0xfb0000 + i);
 }
 
-static void
-keep_snapshot(struct ctx *c, struct th_msg *msg)
-{
-	for (size_t i = 0; i < TH_ARRAY_LEN(c->snap); i++) {
-		if (c->snap_topic[i] == NULL || strcmp(c->snap_topic[i], msg->topic) == 0) {
-			if (c->snap_topic[i] == NULL) {
-				c->snap_topic[i] = strdup(msg->topic);
-			}
-			free(c->snap[i]);
-			c->snap[i] = strdup(msg->payload);
-			return;
-		}
-	}
-}
-
-/* Receives for ms: uplinks into the tallies, snapshots kept, the rest
- * dropped; and the router's new packet events. */
+/* Receives for ms: uplinks into the tallies, snapshots kept, the router's
+ * packet events read. */
 static void
 pump(struct th_suite *s, struct ctx *c, int ms)
 {
-	int64_t deadline = lf_now_ms() + ms;
-	for (;;) {
-		int64_t left = deadline - lf_now_ms();
-		if (left <= 0) {
-			break;
-		}
-		struct th_msg *msg = th_mqtt_wait(s->obs, "#", (int)(left < 200 ? left : 200));
-		if (msg == NULL) {
-			th_tally_router_events(&c->router_tally, &c->router);
-			continue;
-		}
-		if (th_topic_matches("lorawan/+/up", msg->topic)) {
-			th_tally_up_payload(&c->obs, msg->payload);
-		} else if (th_topic_matches(BUF_PREFIX "/+/up", msg->topic)) {
-			th_tally_up_payload(&c->buf, msg->payload);
-		} else if (th_topic_matches("lorafleet/+/+/metrics", msg->topic)) {
-			keep_snapshot(c, msg);
-		}
-		th_msg_free(msg);
-	}
-	th_tally_router_events(&c->router_tally, &c->router);
+	(void)s;
+	th_watch_pump(&c->w, ms);
 }
 
-/* A series of a daemon's latest snapshot; false when there is none yet. */
-static bool
-snap_value(struct ctx *c, const char *service, const char *instance, const char *name,
-           const char *label_key, const char *label_value, double *out)
-{
-	char topic[160];
-	snprintf(topic, sizeof(topic), "lorafleet/%s/%s/metrics", service, instance);
-	for (size_t i = 0; i < TH_ARRAY_LEN(c->snap); i++) {
-		if (c->snap_topic[i] != NULL && strcmp(c->snap_topic[i], topic) == 0) {
-			cJSON *root = cJSON_Parse(c->snap[i]);
-			*out = 0; /* an absent series is 0 */
-			th_metric_value(root, name, label_key, label_value, out);
-			cJSON_Delete(root);
-			return root != NULL;
-		}
-	}
-	return false;
-}
-
-/* Pumps until the daemon's snapshot shows name == want; fails otherwise. */
-static void
-expect_metric_at(struct th_suite *s, struct ctx *c, const char *service, const char *instance,
-                 const char *name, const char *label_value, double want, const char *file, int line)
-{
-	int64_t deadline = lf_now_ms() + WAIT_MS;
-	double v = -1;
-	for (;;) {
-		bool have = snap_value(c, service, instance, name, label_value ? "reason" : NULL,
-		                       label_value, &v);
-		if (have && v == want) {
-			return;
-		}
-		if (lf_now_ms() >= deadline) {
-			print_error("%s:%d: %s %s: %s = %g, expected %g\n", file, line, service,
-			            instance, name, have ? v : -1.0, want);
-			_fail(file, line);
-		}
-		pump(s, c, 300);
-	}
-}
 #define EXPECT_METRIC(s, c, svc, inst, name, label, want)                                          \
-	expect_metric_at((s), (c), (svc), (inst), (name), (label), (want), __FILE__, __LINE__)
+	assert_int_equal(th_watch_expect(&(c)->w, (svc), (inst), (name),                           \
+	                                 (label) ? "reason" : NULL, (label), (want), WAIT_MS),     \
+	                 0)
 
 static cJSON *
 apigw_json(struct ctx *c, const char *path, int *status)
@@ -220,6 +146,11 @@ ctx_of(struct th_suite *s)
 	                 0);
 	assert_int_equal(th_tally_init(&c->obs, N_GW + N_NEW), 0);
 	assert_int_equal(th_tally_init(&c->router_tally, N_GW + N_NEW), 0);
+	c->w = (struct th_watch){.obs = s->obs,
+	                         .up_pattern = {"lorawan/+/up", BUF_PREFIX "/+/up"},
+	                         .up_tally = {&c->obs, &c->buf},
+	                         .router = &c->router,
+	                         .router_tally = &c->router_tally};
 	assert_int_equal(th_traffic_start(&c->traffic, 0), 0);
 	int64_t t0 = lf_now_ms();
 	for (int i = 0; i < N_GW; i++) {
@@ -753,10 +684,7 @@ teardown(void **state)
 	int rc2 = th_daemon_stop(&c->apigw.d);
 	th_router_stop(&c->router);
 	th_router_free(&c->router);
-	for (size_t i = 0; i < TH_ARRAY_LEN(c->snap); i++) {
-		free(c->snap_topic[i]);
-		free(c->snap[i]);
-	}
+	th_watch_free(&c->w);
 	return rc == 0 && rc2 == 0 ? 0 : -1;
 }
 
