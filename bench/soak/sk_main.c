@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,16 +22,11 @@
 
 #include <arpa/inet.h>
 
-#include "../apigw/agbench.h"
-#include "../bench.h"
-#include "../routerlink/rlbench.h"
 #include "lf/util.h"
-#include "soak.h"
+#include "sk_run.h"
 
 #define NS_PER_MS   1000000LL
 #define NS_PER_S    1000000000LL
-#define MB          (1024.0 * 1024.0)
-#define MAX_PROCS   6
 #define DL_PAYLOAD  "IAECAwQF" /* 6 bytes: MHDR unconfirmed down and a few */
 #define DL_FREQ_HZ  923300000u
 #define DL_DATR     "SF10BW500"
@@ -41,61 +35,7 @@
 
 static volatile sig_atomic_t stop_flag;
 
-struct options {
-	const char *bridge, *api_key, *control, *take_file, *keys_dir, *csv;
-	long http_port, bridge_pid, routerlink_pid, apigw_pid, broker_pid, router_pid;
-	long gateways, duration_s, warmup_s, interval_s, uplink_period_s, pull_period_s;
-	long stat_period_s, downlinks_per_min, rest_per_min, prefill, prefill_rate;
-	long connect_rate, provision_timeout_s, drain_s;
-	struct sk_bounds bounds;
-};
-
-/* A process whose RSS, fds and CPU are sampled; judged ones get a verdict. */
-struct proc {
-	const char *name;
-	int pid;
-	bool judged;
-	double cpu_prev_s;
-};
-
-enum phase { PH_PREFILL, PH_WARMUP, PH_MEASURE, PH_DRAIN };
 static const char *const PHASE_NAMES[] = {"prefill", "warmup", "measure", "drain"};
-
-struct sample {
-	double t_s;
-	enum phase phase;
-	uint64_t sent, router_unique, sse_delivered, downlinks, pull_resps, rest_ok, rest_failed;
-	double rss[MAX_PROCS], cpu[MAX_PROCS];
-	long fds[MAX_PROCS];
-};
-
-struct soak {
-	struct options o;
-	struct proc procs[MAX_PROCS];
-	size_t nprocs;
-	struct gwsim *gw;
-	struct source src;
-	struct rlb_router *router;
-	struct agb_sse *sse;
-	int sse_phase;
-	struct sk_rest rest;
-	FILE *csv;
-
-	uint64_t total; /* uplinks of the whole run: prefill + steady */
-	uint64_t next_seq;
-	uint8_t *seen; /* per seq: the router has it */
-	uint64_t router_unique, router_dups, router_stray;
-	struct hist *lat; /* gateway -> router */
-	uint64_t downlinks, dl_refused, dl_cursor;
-	double provision_s, prefill_s;
-
-	struct sample *samples;
-	size_t nsamples, cap;
-	int64_t t0;       /* traffic start (prefill) */
-	double steady_at; /* t of the steady run's start */
-	int64_t last_sample_ns;
-	bool died;
-};
 
 static void
 on_signal(int sig)
@@ -524,337 +464,6 @@ run(struct soak *k)
 	return stop_flag || k->died ? -1 : 0;
 }
 
-/* ---- the report --------------------------------------------------------- */
-
-/* The measured window's samples of proc i, into t/rss/fds/cpu; their count. */
-static size_t
-window(const struct soak *k, size_t i, double *t, double *rss, long *fds, double *cpu)
-{
-	size_t n = 0;
-	for (size_t s = 0; s < k->nsamples; s++) {
-		const struct sample *x = &k->samples[s];
-		if (x->phase == PH_MEASURE) {
-			t[n] = x->t_s;
-			rss[n] = x->rss[i];
-			fds[n] = x->fds[i];
-			cpu[n] = x->cpu[i];
-			n++;
-		}
-	}
-	return n;
-}
-
-static bool
-report_flatness(const struct soak *k)
-{
-	const struct sk_bounds *b = &k->o.bounds;
-	size_t n = k->nsamples;
-	double *t = calloc(n + 1, sizeof(*t)), *rss = calloc(n + 1, sizeof(*rss));
-	double *cpu = calloc(n + 1, sizeof(*cpu));
-	long *fds = calloc(n + 1, sizeof(*fds));
-	bool allocated = t != NULL && rss != NULL && cpu != NULL && fds != NULL;
-	bool all_ok = allocated;
-	size_t m = 0;
-	for (size_t i = 0; allocated && i < k->nprocs; i++) {
-		const struct proc *p = &k->procs[i];
-		m = window(k, i, t, rss, fds, cpu);
-		struct sk_flat f;
-		if (sk_flat_judge(t, rss, fds, cpu, m, b, &f) != 0) {
-			printf("%-10s only %zu samples in the measured window: cannot judge\n",
-			       p->name, m);
-			all_ok = all_ok && !p->judged;
-			continue;
-		}
-		bool ok = f.rss_ok && f.fd_ok && f.cpu_ok;
-		const char *verdict = !p->judged
-		                              ? (ok ? "flat (reference)" : "NOT FLAT (reference)")
-		                      : ok ? "FLAT"
-		                           : "NOT FLAT";
-		printf("%-10s %7.1f %7.1f %+7.2f %s %+8.2f %s  %5ld..%-5ld %s  %6.1f %6.1f %s  "
-		       "%s\n",
-		       p->name, f.rss_first_mb, f.rss_last_mb, f.rss_growth_mb,
-		       f.rss_growth_mb <= f.rss_growth_allowed_mb ? " " : "!", f.rss_slope_mb_h,
-		       f.rss_slope_mb_h <= b->rss_slope_mb_h ? " " : "!", f.fd_min, f.fd_max,
-		       f.fd_ok ? " " : "!", f.cpu_first, f.cpu_last, f.cpu_ok ? " " : "!", verdict);
-		if (p->judged && !ok) {
-			all_ok = false;
-		}
-	}
-	if (m > 0) {
-		printf("(%zu samples of %ld s, t = %.0f..%.0f s; '!' marks a bound exceeded)\n", m,
-		       k->o.interval_s, t[0], t[m - 1]);
-	}
-	free(t);
-	free(rss);
-	free(cpu);
-	free(fds);
-	return all_ok;
-}
-
-static bool
-check(bool ok, const char *what)
-{
-	printf("  %-4s %s\n", ok ? "ok" : "FAIL", what);
-	return ok;
-}
-
-static bool
-report_delivery(struct soak *k)
-{
-	struct gwsim_counters gc;
-	struct agb_sse_stats ss;
-	struct agb_sse_totals st;
-	struct sk_rest_stats rs;
-	struct rlb_router_stats router;
-	gwsim_counters(k->gw, &gc);
-	agb_sse_phase_stats(k->sse, k->sse_phase, &ss);
-	agb_sse_totals(k->sse, &st);
-	sk_rest_stats(&k->rest, &rs);
-	bool have_router = rlb_router_stats(k->router, &router) == 0;
-	uint64_t sent = k->next_seq, rest_ok = 0, rest_failed = 0;
-	for (int i = 0; i < SK_REST_KINDS; i++) {
-		rest_ok += rs.ok[i];
-		rest_failed += rs.failed[i];
-	}
-	char line[512];
-	bool ok = true;
-	printf("\ndelivery (exact counts):\n");
-	snprintf(line, sizeof(line),
-	         "uplinks: %" PRIu64 " sent (%" PRIu64 " prefill + %" PRIu64 " steady), %" PRIu64
-	         " reached the router, %" PRIu64 " lost, %" PRIu64 " duplicates, %" PRIu64
-	         " unknown; gateway -> router p50 %.1f ms, p99 %.1f ms, max %.0f ms",
-	         sent, (uint64_t)k->o.prefill * (uint64_t)k->o.gateways,
-	         sent - (uint64_t)k->o.prefill * (uint64_t)k->o.gateways, k->router_unique,
-	         sent - k->router_unique, k->router_dups, k->router_stray,
-	         (double)hist_quantile(k->lat, 0.5) / 1e6,
-	         (double)hist_quantile(k->lat, 0.99) / 1e6, (double)k->lat->max_ns / 1e6);
-	ok &= check(sent == k->total && k->router_unique == sent && k->router_stray == 0, line);
-	snprintf(line, sizeof(line),
-	         "SSE: %" PRIu64 " uplink events of %" PRIu64 ", %" PRIu64 " missed, %" PRIu64
-	         " out of order, %" PRIu64 " overflows, %" PRIu64 " id gaps, %" PRIu64
-	         " wrong mac; p99 %.1f ms; %" PRIu64 " other events, stream closed %" PRIu64 "x",
-	         ss.delivered, sent, ss.missed, ss.backwards, ss.overflows, ss.id_gaps,
-	         ss.wrong_mac, (double)ss.p99_ns / 1e6, st.other_events, st.closed);
-	ok &= check(ss.delivered == sent && ss.missed == 0 && ss.backwards == 0 &&
-	                    ss.overflows == 0 && ss.id_gaps == 0 && ss.wrong_mac == 0 &&
-	                    st.closed == 0 && st.protocol_errors == 0,
-	            line);
-	snprintf(line, sizeof(line),
-	         "bridge acks: %" PRIu64 " PUSH_ACK for %" PRIu64 " PUSH_DATA (%" PRIu64
-	         " uplinks + %" PRIu64 " stat), %" PRIu64 " PULL_ACK for %" PRIu64
-	         " PULL_DATA, %" PRIu64 " send errors, %" PRIu64 " unexpected datagrams",
-	         gc.push_acks, gc.push_sent + gc.stat_sent, gc.push_sent, gc.stat_sent,
-	         gc.pull_acks, gc.pull_sent, gc.send_errors, gc.other_rx);
-	ok &= check(gc.push_acks == gc.push_sent + gc.stat_sent && gc.pull_acks == gc.pull_sent &&
-	                    gc.send_errors == 0 && gc.other_rx == 0,
-	            line);
-	snprintf(line, sizeof(line),
-	         "downlinks: %" PRIu64 " sent by the router, %" PRIu64
-	         " reached their gateway (PULL_RESP), %" PRIu64 " TX_ACKed; %" PRIu64
-	         " not sent (no live stream)",
-	         k->downlinks, gc.pull_resps, gc.tx_acks, k->dl_refused);
-	ok &= check(gc.pull_resps == k->downlinks && gc.tx_acks == gc.pull_resps, line);
-	int len = snprintf(line, sizeof(line), "REST: %" PRIu64 " answered right, %" PRIu64 " not;",
-	                   rest_ok, rest_failed);
-	for (int i = 0; i < SK_REST_KINDS && len > 0 && (size_t)len < sizeof(line); i++) {
-		len += snprintf(line + len, sizeof(line) - (size_t)len,
-		                " %s %" PRIu64 " (max %.0f ms)%s",
-		                sk_rest_kind_name((enum sk_rest_kind)i), rs.ok[i], rs.max_ms[i],
-		                i + 1 < SK_REST_KINDS ? "," : "");
-	}
-	ok &= check(rest_failed == 0 && (rest_ok > 0 || k->o.rest_per_min == 0), line);
-	if (have_router) {
-		snprintf(line, sizeof(line),
-		         "fake router: %" PRIu64 " streams live, %" PRIu64 " packets, %" PRIu64
-		         " verify failures, %" PRIu64 " protocol errors",
-		         router.streams_live, router.packets, router.verify_failures,
-		         router.protocol_errors);
-		ok &= check(router.streams_live == (uint64_t)k->o.gateways &&
-		                    router.verify_failures == 0 && router.protocol_errors == 0,
-		            line);
-	}
-	return ok && have_router;
-}
-
-static bool
-report(struct soak *k)
-{
-	const struct options *o = &k->o;
-	const struct sk_bounds *b = &o->bounds;
-	printf("\nsoak: %ld gateways (one UDP socket each): PULL_DATA every %ld s, stat every %ld "
-	       "s, "
-	       "an uplink every %ld s each (%.0f/s), %ld downlinks/min, %ld REST requests/min, "
-	       "1 SSE client\n",
-	       o->gateways, o->pull_period_s, o->stat_period_s, o->uplink_period_s,
-	       (double)o->gateways / (double)o->uplink_period_s, o->downlinks_per_min,
-	       o->rest_per_min);
-	printf("provisioning %.1f s; prefill %ld uplinks per gateway in %.1f s; steady run %ld s "
-	       "(warm-up %ld s, then measured)\n",
-	       k->provision_s, o->prefill, k->prefill_s, o->duration_s, o->warmup_s);
-	printf("\nflatness over the measured window:\n");
-	printf("%-10s %7s %7s %8s %9s   %12s   %6s %6s   %s\n", "", "RSS MB", "", "growth", "slope",
-	       "fds", "CPU %", "", "verdict");
-	printf("%-10s %7s %7s %8s %9s   %12s   %6s %6s\n", "", "first q", "last q", "MB", "MB/h",
-	       "min..max", "first", "last");
-	bool flat = report_flatness(k);
-	printf("bounds: RSS slope <= %.2f MB/h and last-quarter mean <= first-quarter mean + "
-	       "max(%.1f %%, %.1f MB); fds max - min <= %ld; CPU quarter medians within "
-	       "max(%.0f %%, %.1f points)\n",
-	       b->rss_slope_mb_h, b->rss_growth_pct, b->rss_growth_mb, b->fd_band,
-	       b->cpu_change_pct, b->cpu_change_pts);
-	bool delivered = report_delivery(k);
-	printf("\nverdict: %s\n", flat && delivered ? "PASS (flat, nothing lost)"
-	                          : flat            ? "FAIL (something was lost)"
-	                          : delivered       ? "FAIL (not flat)"
-	                                            : "FAIL (not flat, something was lost)");
-	return flat && delivered;
-}
-
-/* ---- options ------------------------------------------------------------ */
-
-struct dblopt {
-	const char *name;
-	double *value;
-	double min, max;
-	const char *help;
-};
-
-static void
-usage(FILE *out, const struct bench_numopt *opts, size_t n, const struct dblopt *d, size_t nd)
-{
-	fprintf(out,
-	        "usage: lorafleet-soak --bridge IP:PORT --http-port N --control PATH "
-	        "--take-file PATH --keys-dir DIR [options]\n"
-	        "  --bridge IP:PORT       the bridge's UDP address\n"
-	        "  --api-key KEY          apigw's read key (for REST)\n"
-	        "  --control PATH         the fake router's control socket\n"
-	        "  --take-file PATH       where the fake router writes its records\n"
-	        "  --keys-dir DIR         routerlink's keys (for the downlinks' gateway keys)\n"
-	        "  --csv PATH             also write the samples there\n");
-	bench_numopt_usage(out, opts, n);
-	for (size_t i = 0; i < nd; i++) {
-		fprintf(out, "  --%-20s %s (%g)\n", d[i].name, d[i].help, *d[i].value);
-	}
-}
-
-static int
-set_string(struct options *o, const char *name, const char *value)
-{
-	const char **slot = strcmp(name, "bridge") == 0      ? &o->bridge
-	                    : strcmp(name, "api-key") == 0   ? &o->api_key
-	                    : strcmp(name, "control") == 0   ? &o->control
-	                    : strcmp(name, "take-file") == 0 ? &o->take_file
-	                    : strcmp(name, "keys-dir") == 0  ? &o->keys_dir
-	                    : strcmp(name, "csv") == 0       ? &o->csv
-	                                                     : NULL;
-	if (slot == NULL) {
-		return 0;
-	}
-	*slot = value;
-	return 1;
-}
-
-static int
-set_double(const struct dblopt *d, size_t nd, const char *name, const char *value)
-{
-	for (size_t i = 0; i < nd; i++) {
-		if (strcmp(d[i].name, name) == 0) {
-			char *end = NULL;
-			double v = strtod(value, &end);
-			if (end == value || *end != '\0' || !(v >= d[i].min && v <= d[i].max)) {
-				fprintf(stderr, "soak: --%s wants a number in [%g, %g], not %s\n",
-				        name, d[i].min, d[i].max, value);
-				return -1;
-			}
-			*d[i].value = v;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static int
-parse_args(struct options *o, int argc, char **argv)
-{
-	const struct bench_numopt opts[] = {
-	        {"http-port", &o->http_port, 1, 65535, "apigw's HTTP port"},
-	        {"bridge-pid", &o->bridge_pid, 0, 1L << 30, "bridge pid (judged)"},
-	        {"routerlink-pid", &o->routerlink_pid, 0, 1L << 30, "routerlink pid (judged)"},
-	        {"apigw-pid", &o->apigw_pid, 0, 1L << 30, "apigw pid (judged)"},
-	        {"broker-pid", &o->broker_pid, 0, 1L << 30, "broker pid (for reference)"},
-	        {"router-pid", &o->router_pid, 0, 1L << 30, "fake router pid (for reference)"},
-	        {"gateways", &o->gateways, 1, BENCH_MAX_GATEWAYS, "gateways, one UDP socket each"},
-	        {"duration-s", &o->duration_s, 10, 7 * 86400, "steady run, warm-up included"},
-	        {"warmup-s", &o->warmup_s, -1, 86400,
-	         "start of the steady run not judged (-1: a sixth of it)"},
-	        {"interval-s", &o->interval_s, 1, 3600, "sampling interval"},
-	        {"uplink-period-s", &o->uplink_period_s, 1, 3600, "each gateway's uplink interval"},
-	        {"pull-period-s", &o->pull_period_s, 1, 600, "each gateway's PULL_DATA interval"},
-	        {"stat-period-s", &o->stat_period_s, 0, 3600,
-	         "each gateway's stat interval (0: none)"},
-	        {"downlinks-per-min", &o->downlinks_per_min, 0, 600000, "router downlinks"},
-	        {"rest-per-min", &o->rest_per_min, 0, 60000, "REST requests to apigw"},
-	        {"prefill", &o->prefill, 1, 10000,
-	         "uplinks per gateway before the steady run (fills the rings)"},
-	        {"prefill-rate", &o->prefill_rate, 1, 1000000, "their rate, uplinks/s"},
-	        {"connect-rate", &o->connect_rate, 1, 1000000, "first PULL_DATAs per second"},
-	        {"provision-timeout-s", &o->provision_timeout_s, 1, 7200,
-	         "most time for every gateway's stream and session"},
-	        {"drain-s", &o->drain_s, 1, 3600, "most time to wait for the last deliveries"},
-	        {"max-fd-band", &o->bounds.fd_band, 0, 100000, "bound: fds max - min"},
-	};
-	const struct dblopt dopts[] = {
-	        {"max-rss-slope", &o->bounds.rss_slope_mb_h, -1e9, 1e9, "bound: RSS slope, MB/h"},
-	        {"max-rss-growth-pct", &o->bounds.rss_growth_pct, 0, 1e6,
-	         "bound: RSS growth, % of the first quarter"},
-	        {"max-rss-growth-mb", &o->bounds.rss_growth_mb, 0, 1e6,
-	         "bound: RSS growth, MB (whichever is larger)"},
-	        {"max-cpu-change-pct", &o->bounds.cpu_change_pct, 0, 1e6,
-	         "bound: CPU change, % of the first quarter"},
-	        {"max-cpu-change-pts", &o->bounds.cpu_change_pts, 0, 1e6,
-	         "bound: CPU change, points (whichever is larger)"},
-	};
-	const size_t nopts = sizeof(opts) / sizeof(opts[0]), nd = sizeof(dopts) / sizeof(dopts[0]);
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i];
-		if (strcmp(arg, "--help") == 0) {
-			usage(stdout, opts, nopts, dopts, nd);
-			exit(0);
-		}
-		if (strncmp(arg, "--", 2) != 0 || i + 1 >= argc) {
-			fprintf(stderr, "soak: bad argument %s\n", arg);
-			return -1;
-		}
-		const char *name = arg + 2, *value = argv[++i];
-		int set = set_string(o, name, value);
-		if (set == 0) {
-			set = set_double(dopts, nd, name, value);
-		}
-		if (set == 0) {
-			set = bench_numopt_set(opts, nopts, "soak", name, value);
-		}
-		if (set <= 0) {
-			if (set == 0) {
-				fprintf(stderr, "soak: unknown option --%s\n", name);
-			}
-			return -1;
-		}
-	}
-	if (o->bridge == NULL || o->http_port == 0 || o->control == NULL || o->take_file == NULL ||
-	    o->keys_dir == NULL) {
-		usage(stderr, opts, nopts, dopts, nd);
-		return -1;
-	}
-	if (o->warmup_s < 0) {
-		o->warmup_s = o->duration_s / 6;
-	}
-	if (o->warmup_s >= o->duration_s) {
-		fprintf(stderr, "soak: --warmup-s must be shorter than --duration-s\n");
-		return -1;
-	}
-	return 0;
-}
-
 static int
 parse_addr(const char *text, struct sockaddr_in *out)
 {
@@ -942,7 +551,7 @@ main(int argc, char **argv)
 	                   .cpu_change_pct = 25,
 	                   .cpu_change_pts = 2},
 	};
-	if (parse_args(&k->o, argc, argv) != 0) {
+	if (sk_parse_args(&k->o, argc, argv) != 0) {
 		free(k);
 		return 1;
 	}
@@ -955,7 +564,7 @@ main(int argc, char **argv)
 	int rc = setup(k) == 0 && run(k) == 0 ? 0 : 1;
 	sk_rest_stop(&k->rest);
 	if (rc == 0) {
-		rc = report(k) ? 0 : 2;
+		rc = sk_report(k) ? 0 : 2;
 	} else if (stop_flag) {
 		fprintf(stderr, "soak: interrupted\n");
 		rc = 130;
