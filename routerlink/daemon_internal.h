@@ -23,6 +23,9 @@
 /* How often gateways whose key could not be read or made are retried. */
 #define KEY_RETRY_MS 5000
 
+/* Uplinks per gateway remembered to recognise a copy (see handle_up). */
+#define RECENT_UPLINKS 32
+
 /* One received or sent packet's metadata, for the packets query (the
  * fields of multi-gateway's PacketMetadata). */
 struct packet_rec {
@@ -52,6 +55,8 @@ struct rl_gateway {
 	bool dirty;              /* counters changed since the last hotspot message */
 	struct packet_rec *ring; /* packets_ring entries, allocated on first use */
 	size_t ring_next, ring_count;
+	uint64_t recent[RECENT_UPLINKS]; /* fingerprints of the latest uplinks, 0: none */
+	unsigned recent_next;
 };
 
 /* A router downlink sent as rx1, kept for its rx2 until the ack comes. */
