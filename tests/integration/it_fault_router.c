@@ -39,12 +39,14 @@
 #define B_MAX      2000
 #define CHANNELS   2
 #define WAIT_MS    30000
+/* The slack for a slow machine stretches with LF_TEST_TIMEOUT_SCALE
+ * (valgrind); the lower bounds, which catch storms, do not. */
 /* Between a PUSH_DATA and routerlink's clock (bridge, broker), and between
  * routerlink's signature and the router's event: on a loaded machine. */
-#define TRANSIT_MS 1500
+#define TRANSIT_MS th_timeout_ms(1500)
 /* Between a wait's end and the router's clock: the 100 ms tick, the
  * register's trip, the router's verification on a busy machine. */
-#define SLOP_HI 2500
+#define SLOP_HI th_timeout_ms(2500)
 #define SLOP_LO 100
 
 static struct th_suite suite = {.name = "faultrouter"};
