@@ -65,7 +65,8 @@ int th_traffic_init(struct th_traffic *t, uint16_t bridge_port, int cap, int pul
  * May be called while the traffic runs. Returns its index or -1.
  */
 int th_traffic_add(struct th_traffic *t, const char *mac, const char *src_ip, bool sending);
-/* Starts the thread: `rate` uplinks per second in all. */
+/* Starts the thread: `rate` uplinks per second in all (divided by
+ * $LF_TEST_TIMEOUT_SCALE, for a slow wrapper such as valgrind). */
 int th_traffic_start(struct th_traffic *t, double rate);
 /* Changes the rate (0 holds the uplinks; keepalives go on). Returns once
  * the thread has seen it: nothing at the old rate leaves afterwards. */
@@ -144,50 +145,5 @@ unsigned th_tally_check_range(const struct th_tally *y, int gw, uint32_t first, 
                               bool exactly_once);
 /* Deliveries of seq first..last of gateway gw that arrived at all. */
 uint32_t th_tally_delivered(const struct th_tally *y, int gw, uint32_t first, uint32_t last);
-
-/* ---------------------------------------------------------------------- */
-/* Watching the broker while the traffic runs                             */
-
-#define TH_WATCH_UPS   3
-#define TH_WATCH_SNAPS 8
-#define TH_WATCH_KEEP  4
-
-/*
- * The observer read without pause: traffic uplinks go into their tallies
- * (by topic pattern), the daemons' metrics snapshots are kept (the latest
- * of each), messages on the `keep` patterns wait for th_watch_take(), and
- * everything else is dropped. The router's packet events go into
- * router_tally as they come. Fill in the public members, then pump.
- */
-struct th_watch {
-	struct th_mqtt *obs;
-	const char *up_pattern[TH_WATCH_UPS]; /* e.g. "lorawan/+/up" */
-	struct th_tally *up_tally[TH_WATCH_UPS];
-	const char *keep[TH_WATCH_KEEP]; /* patterns kept for th_watch_take */
-	struct th_router *router;        /* may be NULL */
-	struct th_tally *router_tally;
-	/* Private. */
-	struct th_msg *kept_head, *kept_tail;
-	char *snap_topic[TH_WATCH_SNAPS];
-	char *snap[TH_WATCH_SNAPS];
-};
-
-/* Receives for ms (at least one receive). */
-void th_watch_pump(struct th_watch *w, int ms);
-/* The oldest kept message matching pattern, pumping up to timeout_ms;
- * NULL on timeout. */
-struct th_msg *th_watch_take(struct th_watch *w, const char *pattern, int timeout_ms);
-/* Kept messages matching pattern, dropped; returns how many. */
-int th_watch_discard(struct th_watch *w, const char *pattern);
-/* A series of lorafleet/<service>/<instance>/metrics as last seen (an
- * absent series is 0); false before any snapshot. */
-bool th_watch_metric(struct th_watch *w, const char *service, const char *instance,
-                     const char *name, const char *label_key, const char *label_value, double *out);
-/* Pumps until the series equals want: 0, or -1 with what it was on stderr. */
-int th_watch_expect(struct th_watch *w, const char *service, const char *instance, const char *name,
-                    const char *label_key, const char *label_value, double want, int timeout_ms);
-/* Forgets the snapshots seen so far (the next one counts). */
-void th_watch_forget_snapshots(struct th_watch *w);
-void th_watch_free(struct th_watch *w);
 
 #endif

@@ -31,6 +31,7 @@
 #include "th_router.h"
 #include "th_routerlink.h"
 #include "th_traffic.h"
+#include "th_watch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,8 +93,8 @@ pump(struct th_suite *s, struct ctx *c, int ms)
 }
 
 #define EXPECT_METRIC(s, c, svc, inst, name, label, want)                                          \
-	assert_int_equal(th_watch_expect(&(c)->w, (svc), (inst), (name),                           \
-	                                 (label) ? "reason" : NULL, (label), (want), WAIT_MS),     \
+	assert_int_equal(th_watch_expect(&(c)->w, (svc), (inst), (name), "reason", (label),        \
+	                                 (want), WAIT_MS),                                         \
 	                 0)
 
 static cJSON *
@@ -116,7 +117,7 @@ apigw_json(struct ctx *c, const char *path, int *status)
 static int
 wait_sessions(struct ctx *c, int n)
 {
-	int64_t deadline = lf_now_ms() + 60000;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(60000);
 	while (th_router_count_events(&c->router, "session_init", NULL) < n) {
 		if (lf_now_ms() >= deadline) {
 			fprintf(stderr, "only %d of %d sessions\n",
@@ -205,7 +206,7 @@ static void
 wait_delivered(struct th_suite *s, struct ctx *c, struct th_tally *y, const uint32_t *from,
                const uint32_t *to, int n, const char *what)
 {
-	int64_t deadline = lf_now_ms() + DRAIN_MS;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(DRAIN_MS);
 	for (;;) {
 		int missing = 0, first_gw = -1;
 		for (int i = 0; i < n; i++) {
@@ -221,6 +222,21 @@ wait_delivered(struct th_suite *s, struct ctx *c, struct th_tally *y, const uint
 		}
 		if (lf_now_ms() >= deadline) {
 			print_missing(c, y, from, to, n);
+			static const char *const names[] = {"uplinks_received_total",
+			                                    "uplinks_sent_total"};
+			for (size_t k = 0; k < TH_ARRAY_LEN(names); k++) {
+				double v = -1;
+				th_watch_metric(&c->w, "routerlink", RL_INSTANCE, names[k], NULL,
+				                NULL, &v);
+				print_error("routerlink %s %.0f\n", names[k], v);
+			}
+			double copies = -1;
+			th_watch_metric(&c->w, "routerlink", RL_INSTANCE, "uplinks_filtered_total",
+			                "reason", "duplicate", &copies);
+			print_error(
+			        "routerlink copies %.0f; uplinks sent %llu, the router has %u\n",
+			        copies, (unsigned long long)th_traffic_total_sent(&c->traffic),
+			        c->router_tally.total);
 			fail_msg("%s: %d uplinks never arrived (first on gateway %d)", what,
 			         missing, first_gw);
 		}
@@ -300,7 +316,7 @@ healthz_status(struct ctx *c, bool *mqtt_connected)
 static void
 expect_apigw_gateways(struct th_suite *s, struct ctx *c, int n, const bool *online)
 {
-	int64_t deadline = lf_now_ms() + 30000;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(30000);
 	char why[256] = "";
 	for (;;) {
 		int status;
@@ -349,6 +365,13 @@ expect_apigw_gateways(struct th_suite *s, struct ctx *c, int n, const bool *onli
 	}
 }
 
+/* Uplinks sent in a second at `rate`, as th_traffic scales it. */
+static uint64_t
+one_second_of(double rate)
+{
+	return (uint64_t)(rate * 1000 / th_timeout_ms(1000));
+}
+
 static void
 test_broker_frozen_under_traffic(void **state)
 {
@@ -383,7 +406,7 @@ test_broker_frozen_under_traffic(void **state)
 	print_message("frozen 3 s: %llu uplinks (%llu during the freeze) from %d gateways, each "
 	              "exactly once at the observer and at the router\n",
 	              (unsigned long long)o.uplinks, (unsigned long long)during, N_GW);
-	assert_true(r.uplinks == o.uplinks && during > 500);
+	assert_true(r.uplinks == o.uplinks && during > one_second_of(RATE));
 
 	EXPECT_METRIC(s, c, "bridge", INSTANCE, "mqtt_outbox_dropped_total", NULL, 0);
 	EXPECT_METRIC(s, c, "bridge", INSTANCE, "mqtt_disconnects_total", NULL, 0);
@@ -421,19 +444,33 @@ prom_value(struct ctx *c, const char *series_prefix)
 }
 
 /*
- * kill -9, as a crash. The broker is stopped first and the observer reads
- * everything it was sent: paho's client, on the reset of a dead broker's
- * connection, closes its socket with what it had not read yet, and
- * messages the broker acknowledged to the bridge but saved too late would
- * be lost to the measurement. (routerlink's libmosquitto reads its socket
- * whenever it can.) For the bridge nothing changes: the broker ends at a
- * moment of the traffic's choosing, with uplinks in flight.
+ * kill -9, as a crash, once the subscribers have read what the broker sent
+ * them. mosquitto acknowledges a message to the bridge when it has written
+ * it to its subscribers' sockets, and saves it a moment later; a kill in
+ * between loses, for a subscriber that had not read it yet, a message
+ * nobody will send again: both paho (the observer) and libmosquitto
+ * (routerlink) close their socket with what they had not read when the
+ * connection is reset (seen: 1 uplink in 2,600 never reached routerlink on
+ * a machine loaded 4x over). That is the broker's limit (docs/operations.md),
+ * not what these tests measure. So the broker is stopped first, and killed
+ * once nothing has reached the observer or the router for 500 ms. For the
+ * bridge nothing changes: the broker ends at a moment of the traffic's
+ * choosing, with uplinks in flight (written to its socket, unanswered).
  */
 static void
 kill_broker(struct th_suite *s, struct ctx *c)
 {
 	assert_int_equal(th_broker_pause(&s->broker), 0);
-	pump(s, c, 500);
+	int64_t quiet_since = lf_now_ms(), deadline = quiet_since + th_timeout_ms(10000);
+	uint64_t seen = (uint64_t)c->obs.total + c->router_tally.total + c->buf.total;
+	while (lf_now_ms() - quiet_since < 500 && lf_now_ms() < deadline) {
+		pump(s, c, 100);
+		uint64_t now = (uint64_t)c->obs.total + c->router_tally.total + c->buf.total;
+		if (now != seen) {
+			seen = now;
+			quiet_since = lf_now_ms();
+		}
+	}
 	assert_int_equal(th_broker_kill(&s->broker), 0);
 	c->kills++;
 }
@@ -463,7 +500,7 @@ test_broker_killed_under_traffic(void **state)
 	print_message("broker killed after uplink n %llu\n", (unsigned long long)sent_before);
 
 	/* apigw says so at once: its connection is gone. */
-	int64_t deadline = killed_at + WAIT_MS;
+	int64_t deadline = killed_at + th_timeout_ms(WAIT_MS);
 	bool up = true;
 	while (healthz_status(c, &up) != 503 || up) {
 		assert_true(lf_now_ms() < deadline);
@@ -507,7 +544,7 @@ test_broker_killed_under_traffic(void **state)
 	              "each exactly once (routerlink set aside %.0f copies so far)\n",
 	              (long long)outage_ms, (unsigned long long)o.uplinks,
 	              (unsigned long long)during, N, (unsigned long long)o.dups, copies);
-	assert_true(during > 500 && r.dups == 0);
+	assert_true(during > one_second_of(RATE) && r.dups == 0);
 	/* Every uplink ever sent reached routerlink, plus the copies; each
 	 * was written to the router once. */
 	uint64_t all = th_traffic_total_sent(&c->traffic);
@@ -528,7 +565,7 @@ test_broker_killed_under_traffic(void **state)
 	EXPECT_METRIC(s, c, "routerlink", RL_INSTANCE, "uplinks_dropped_total", "stale", 0);
 
 	/* apigw: healthy again, every gateway with its state and count. */
-	deadline = lf_now_ms() + WAIT_MS;
+	deadline = lf_now_ms() + th_timeout_ms(WAIT_MS);
 	while (healthz_status(c, &up) != 200 || !up) {
 		assert_true(lf_now_ms() < deadline);
 		usleep(100000);
@@ -568,7 +605,7 @@ test_broker_killed_under_traffic(void **state)
 static void
 pump_quiet(struct th_suite *s, struct ctx *c, struct th_tally *y, int quiet_ms, int max_ms)
 {
-	int64_t deadline = lf_now_ms() + max_ms;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(max_ms);
 	uint32_t last = y->total;
 	int64_t last_change = lf_now_ms();
 	while (lf_now_ms() - last_change < quiet_ms && lf_now_ms() < deadline) {

@@ -12,6 +12,7 @@
  */
 #include "harness.h"
 #include "th_traffic.h"
+#include "th_watch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,7 @@ test_broker_hung_past_the_keepalive(void **state)
 	assert_int_equal(th_traffic_send_errors(&t), 0);
 
 	uint64_t total = 0, dups = 0;
-	int64_t deadline = lf_now_ms() + DRAIN_MS;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(DRAIN_MS);
 	for (int i = 0; i < N_GW; i++) {
 		struct th_traffic_gw_stats st;
 		th_traffic_gw_stats(&t, i, &st);

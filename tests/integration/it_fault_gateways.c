@@ -24,6 +24,7 @@
  */
 #include "harness.h"
 #include "th_traffic.h"
+#include "th_watch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,7 +145,7 @@ steady_end(struct th_suite *s, struct ctx *c, const uint32_t *from, bool lossy, 
 	}
 	sent_now(c, to);
 	uint64_t total = 0, total_acked = 0;
-	int64_t deadline = lf_now_ms() + DRAIN_MS;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(DRAIN_MS);
 	for (int i = 0; i < N_GW; i++) {
 		struct th_traffic_gw_stats st;
 		th_traffic_gw_stats(&c->traffic, i, &st);
@@ -262,14 +263,13 @@ static double
 metric(struct ctx *c, const char *instance, const char *name, const char *reason)
 {
 	double v = 0;
-	assert_true(th_watch_metric(&c->w, "bridge", instance, name, reason ? "reason" : NULL,
-	                            reason, &v));
+	assert_true(th_watch_metric(&c->w, "bridge", instance, name, "reason", reason, &v));
 	return v;
 }
 
 #define EXPECT_METRIC(c, inst, name, reason, want)                                                 \
-	assert_int_equal(th_watch_expect(&(c)->w, "bridge", (inst), (name),                        \
-	                                 (reason) ? "reason" : NULL, (reason), (want), WAIT_MS),   \
+	assert_int_equal(th_watch_expect(&(c)->w, "bridge", (inst), (name), "reason", (reason),    \
+	                                 (want), WAIT_MS),                                         \
 	                 0)
 
 static void
@@ -531,7 +531,7 @@ static double
 handled_settled(struct ctx *c)
 {
 	double last = -1;
-	int64_t deadline = lf_now_ms() + 30000;
+	int64_t deadline = lf_now_ms() + th_timeout_ms(30000);
 	for (int i = 0; i < 30; i++) {
 		th_watch_forget_snapshots(&c->w);
 		double v;
