@@ -652,6 +652,7 @@ start_router(struct routerlink *rl)
 	                                .queue_max_age_ms = rl->cfg->queue_max_age,
 	                                .backoff_min_ms = rl->cfg->backoff_min,
 	                                .backoff_max_ms = rl->cfg->backoff_max,
+	                                .backoff_reset_ms = rl->cfg->backoff_reset,
 	                                .recycle_ms = rl->cfg->stream_recycle,
 	                                .connect_timeout_ms = 60000};
 	struct rl_stream_hooks hooks = {.on_state = on_stream_state,

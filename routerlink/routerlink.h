@@ -27,6 +27,7 @@ struct routerlink_config {
 	int64_t stream_recycle;   /* ms after which a healthy stream is reopened */
 	int64_t backoff_min;      /* ms: first reconnect delay */
 	int64_t backoff_max;      /* ms: longest reconnect delay */
+	int64_t backoff_reset;    /* ms: a stream that lasted this long resets the backoff */
 	int64_t channels;         /* gRPC channels (separate connections) streams spread over */
 	int64_t metrics_interval; /* ms between retained metrics snapshots */
 	char *shard;              /* "i/n": this instance serves the gateways of shard i */

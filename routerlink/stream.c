@@ -46,7 +46,8 @@ struct rl_stream {
 	struct rl_call *call;
 	int64_t due_ms;     /* BACKOFF: next attempt; CONNECTING: give up; CONNECTED: recycle */
 	int64_t backoff_ms; /* the next failure's wait */
-	int64_t connected_since;
+	int64_t connected_since; /* wall clock, for the hotspot state */
+	int64_t connected_at;    /* monotonic, for the backoff reset */
 	struct held *head, *tail;
 	size_t n_held;
 	struct sent_rec *out_head, *out_tail;
@@ -88,6 +89,7 @@ set_state(struct rl_stream *s, enum rl_stream_state state)
 	s->state = state;
 	if (state == RL_STREAM_CONNECTED) {
 		s->connected_since = lf_wall_ms();
+		s->connected_at = lf_now_ms();
 	}
 	if (s->m->hooks.on_state != NULL) {
 		s->m->hooks.on_state(s->m->arg, s, state);
@@ -116,6 +118,14 @@ enter_backoff(struct rl_stream *s, const char *why)
 		s->call = NULL;
 	}
 	requeue_unsent(s);
+	/* Only a stream that lasted resets the backoff. One the router ends
+	 * soon after its session counts as a failure: a router that drops
+	 * every stream right away must not have the whole fleet back every
+	 * backoff_min (10,000 gateways: 2,000 registers/s at 5 s). */
+	if (s->state == RL_STREAM_CONNECTED &&
+	    lf_now_ms() - s->connected_at >= s->m->cfg.backoff_reset_ms) {
+		s->backoff_ms = s->m->cfg.backoff_min_ms;
+	}
 	int64_t wait = jittered(s->backoff_ms);
 	LOG_INFO("gateway %s: router stream %s; next attempt in %lld ms", s->mac, why,
 	         (long long)wait);
@@ -216,7 +226,6 @@ send_session_init(struct rl_stream *s, const struct router_msg *offer)
 	/* The router acknowledges nothing: like gateway-rs, count the stream
 	 * as connected once session_init is on its way. */
 	if (s->state != RL_STREAM_CONNECTED) {
-		s->backoff_ms = s->m->cfg.backoff_min_ms;
 		s->due_ms = lf_now_ms() + s->m->cfg.recycle_ms;
 		set_state(s, RL_STREAM_CONNECTED);
 	}

@@ -53,6 +53,7 @@ struct rl_stream_config {
 	size_t queue_size;
 	int64_t queue_max_age_ms;
 	int64_t backoff_min_ms, backoff_max_ms;
+	int64_t backoff_reset_ms; /* a stream this old when it ends resets the backoff */
 	int64_t recycle_ms;
 	int64_t connect_timeout_ms; /* no session offer this long after opening: retry */
 };

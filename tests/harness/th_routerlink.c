@@ -126,6 +126,7 @@ th_routerlink_start(struct th_daemon *d, struct th_env *env, const struct th_bro
 	                 "\n[log]\nlevel = debug\n"
 	                 "\n[routerlink]\nrouter_uri = http://127.0.0.1:%u\nkeys_dir = %s\n"
 	                 "instance = %s\nregion = US915\nbackoff_min = 200ms\nbackoff_max = 2s\n"
+	                 "backoff_reset = 3s\n"
 	                 "%s",
 	                 (unsigned)b->port, (unsigned)r->port, keys, instance,
 	                 extra != NULL ? extra : "");
