@@ -489,6 +489,28 @@ on_mqtt_message(struct lf_mqtt *mqtt, const struct mosquitto_message *msg,
 	}
 }
 
+/*
+ * A broker that restarted may have lost retained hotspot states: without
+ * persistence all of them, with it those of its last moments (autosave).
+ * Every gateway's is published again within a metrics_interval, as the
+ * bridge does with its gateways' states; otherwise a quiet gateway's would
+ * stay missing or stale (it_fault_broker: apigw showed 4 uplinks for a
+ * gateway the router had 7 from) until its next uplink.
+ */
+static void
+on_mqtt_state(struct lf_mqtt *mqtt, bool connected, void *arg)
+{
+	struct routerlink *rl = arg;
+	if (!connected) {
+		return;
+	}
+	struct rl_gateway *gw;
+	for (size_t i = 0; (gw = lf_u64map_next(&rl->gateways, &i, NULL)) != NULL;) {
+		gw->dirty = true;
+	}
+	(void)mqtt;
+}
+
 /* ---- timers, lifecycle ------------------------------------------------ */
 
 static char *
@@ -614,6 +636,7 @@ start_mqtt(struct routerlink *rl)
 	        .birth_topic = rl->self_topic,
 	        .birth_payload = birth,
 	        .on_message = on_mqtt_message,
+	        .on_state = on_mqtt_state,
 	        .arg = rl,
 	        .metrics = rl->metrics,
 	};
