@@ -445,17 +445,16 @@ prom_value(struct ctx *c, const char *series_prefix)
 
 /*
  * kill -9, as a crash, once the subscribers have read what the broker sent
- * them. mosquitto acknowledges a message to the bridge when it has written
+ * them. mosquitto acknowledges a message to the bridge once it has written
  * it to its subscribers' sockets, and saves it a moment later; a kill in
  * between loses, for a subscriber that had not read it yet, a message
- * nobody will send again: both paho (the observer) and libmosquitto
- * (routerlink) close their socket with what they had not read when the
- * connection is reset (seen: 1 uplink in 2,600 never reached routerlink on
- * a machine loaded 4x over). That is the broker's limit (docs/operations.md),
- * not what these tests measure. So the broker is stopped first, and killed
- * once nothing has reached the observer or the router for 500 ms. For the
- * bridge nothing changes: the broker ends at a moment of the traffic's
- * choosing, with uplinks in flight (written to its socket, unanswered).
+ * nobody will send again: paho (the observer) and libmosquitto both close
+ * their socket with what they had not read when the connection is reset.
+ * That is the broker's limit (docs/operations.md), not what these tests
+ * measure. So the broker is stopped first, and killed once nothing has
+ * reached the observer or the router for 500 ms. For the bridge nothing
+ * changes: the broker ends at a moment of the traffic's choosing, with
+ * uplinks in flight (written to its socket, unanswered).
  */
 static void
 kill_broker(struct th_suite *s, struct ctx *c)
