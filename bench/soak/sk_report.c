@@ -64,6 +64,18 @@ report_flatness(const struct soak *k)
 	if (m > 0) {
 		printf("(%zu samples of %ld s, t = %.0f..%.0f s; '!' marks a bound exceeded)\n", m,
 		       k->o.interval_s, t[0], t[m - 1]);
+		/* The same quarters for the rest of the host: how busy the
+		 * machine's other tenants were when the CPU figures were taken. */
+		size_t q = m / 4, n_other = 0;
+		for (size_t s = 0; s < k->nsamples; s++) {
+			if (k->samples[s].phase == PH_MEASURE) {
+				cpu[n_other++] = k->samples[s].other;
+			}
+		}
+		printf("the rest of the host (not these processes), median CPU: %.1f %% in the "
+		       "first "
+		       "quarter, %.1f %% in the last\n",
+		       sk_median(cpu, q), sk_median(cpu + n_other - q, q));
 	}
 	free(t);
 	free(rss);

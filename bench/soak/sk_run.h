@@ -42,6 +42,7 @@ struct sample {
 	uint64_t sent, router_unique, sse_delivered, downlinks, pull_resps, rest_ok, rest_failed;
 	double rss[MAX_PROCS], cpu[MAX_PROCS];
 	long fds[MAX_PROCS];
+	double other; /* the rest of the host's busy time, % of one core */
 };
 
 struct soak {
@@ -69,6 +70,7 @@ struct soak {
 	int64_t t0;       /* traffic start (prefill) */
 	double steady_at; /* t of the steady run's start */
 	int64_t last_sample_ns;
+	double host_prev_s; /* host_cpu_s() at the last sample */
 	bool died;
 };
 
