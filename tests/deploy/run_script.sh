@@ -59,7 +59,14 @@ consumer=$(sed -n 's/.*-u consumer -P \([^ ]*\) .*/\1/p' "$out" | head -n1)
 [ -n "$consumer" ] || fail "no consumer password in the banner"
 
 # The API: the key from the banner is the one apigw wants.
-code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http/gateways")
+# A loaded machine may print the banner a moment before apigw listens;
+# every failure here must say what it was (set -e alone exits silently).
+code=000
+for _ in $(seq 50); do
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http/gateways" || true)
+	[ "$code" != 000 ] && break
+	sleep 0.2
+done
 [ "$code" = 401 ] || fail "GET /gateways without the key: $code, expected 401"
 body=$(curl -sf -H "X-API-Key: $read_key" "http://127.0.0.1:$http/gateways") ||
 	fail "GET /gateways with the banner's key failed"
