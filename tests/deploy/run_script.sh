@@ -21,19 +21,25 @@ fail() {
 	exit 1
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
+# A port is taken when any socket has it as its local port (a listener, or
+# a connection: those make bind() fail too). Picked below the kernel's
+# ephemeral range (32768-60999), where other tests' connections live.
+taken() { # tcp|udp port
+	cat "/proc/net/$1" "/proc/net/${1}6" 2>/dev/null |
+		grep -qi "^ *[0-9]*: [0-9A-F]*:$(printf '%04X' "$2") "
+}
+free_port() { # tcp|udp
 	local p
 	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 40000))
-		port_open "$p" || { echo "$p"; return; }
+		p=$((20000 + RANDOM % 12000))
+		taken "$1" "$p" || { echo "$p"; return; }
 	done
-	fail "no free port"
+	fail "no free $1 port"
 }
-mqtt=$(free_port)
-tls=$(free_port)
-udp=$(free_port)
-http=$(free_port)
+mqtt=$(free_port tcp)
+tls=$(free_port tcp)
+udp=$(free_port udp)
+http=$(free_port tcp)
 
 # Its own process group, to be interrupted as a terminal's Ctrl-C would.
 # The router address is a closed local port: the test needs no Internet.
