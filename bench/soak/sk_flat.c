@@ -86,6 +86,7 @@ sk_flat_judge(const double *t, const double *rss, const long *fds, const double 
 	        max2(out->rss_first_mb * b->rss_growth_pct / 100, b->rss_growth_mb);
 	/* bytes per second -> MB per hour */
 	out->rss_slope_mb_h = sk_slope(t, rss, n) * 3600 / MB;
+	out->rss_slope2_mb_h = sk_slope(t + n / 2, rss + n / 2, n - n / 2) * 3600 / MB;
 	out->rss_ok = out->rss_slope_mb_h <= b->rss_slope_mb_h &&
 	              out->rss_growth_mb <= out->rss_growth_allowed_mb;
 

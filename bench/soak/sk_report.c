@@ -51,12 +51,14 @@ report_flatness(const struct soak *k)
 		                              ? (ok ? "flat (reference)" : "NOT FLAT (reference)")
 		                      : ok ? "FLAT"
 		                           : "NOT FLAT";
-		printf("%-10s %7.1f %7.1f %+7.2f %s %+8.2f %s  %5ld..%-5ld %s  %6.1f %6.1f %s  "
+		printf("%-10s %7.1f %7.1f %+7.2f %s %+8.2f %s %+8.2f  %5ld..%-5ld %s  %6.1f %6.1f "
+		       "%s  "
 		       "%s\n",
 		       p->name, f.rss_first_mb, f.rss_last_mb, f.rss_growth_mb,
 		       f.rss_growth_mb <= f.rss_growth_allowed_mb ? " " : "!", f.rss_slope_mb_h,
-		       f.rss_slope_mb_h <= b->rss_slope_mb_h ? " " : "!", f.fd_min, f.fd_max,
-		       f.fd_ok ? " " : "!", f.cpu_first, f.cpu_last, f.cpu_ok ? " " : "!", verdict);
+		       f.rss_slope_mb_h <= b->rss_slope_mb_h ? " " : "!", f.rss_slope2_mb_h,
+		       f.fd_min, f.fd_max, f.fd_ok ? " " : "!", f.cpu_first, f.cpu_last,
+		       f.cpu_ok ? " " : "!", verdict);
 		if (p->judged && !ok) {
 			all_ok = false;
 		}
@@ -185,10 +187,10 @@ sk_report(struct soak *k)
 	       "(warm-up %ld s, then measured)\n",
 	       k->provision_s, o->prefill, k->prefill_s, o->duration_s, o->warmup_s);
 	printf("\nflatness over the measured window:\n");
-	printf("%-10s %7s %7s %8s %9s   %12s   %6s %6s   %s\n", "", "RSS MB", "", "growth", "slope",
-	       "fds", "CPU %", "", "verdict");
-	printf("%-10s %7s %7s %8s %9s   %12s   %6s %6s\n", "", "first q", "last q", "MB", "MB/h",
-	       "min..max", "first", "last");
+	printf("%-10s %7s %7s %8s %9s   %8s  %12s   %6s %6s   %s\n", "", "RSS MB", "", "growth",
+	       "slope", "(2nd", "fds", "CPU %", "", "verdict");
+	printf("%-10s %7s %7s %8s %9s   %8s  %12s   %6s %6s\n", "", "first q", "last q", "MB",
+	       "MB/h", "half)", "min..max", "first", "last");
 	bool flat = report_flatness(k);
 	printf("bounds: RSS slope <= %.2f MB/h and last-quarter mean <= first-quarter mean + "
 	       "max(%.1f %%, %.1f MB); fds max - min <= %ld; CPU quarter medians within "

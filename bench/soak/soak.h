@@ -46,6 +46,9 @@ struct sk_flat {
 	double rss_growth_mb;         /* last - first */
 	double rss_growth_allowed_mb; /* max(pct of first, mb) */
 	double rss_slope_mb_h;        /* least squares over the whole window */
+	double rss_slope2_mb_h;       /* the same over its second half: not judged, it
+	                               * tells a leak (as steep) from a high-water mark
+	                               * settling early in the window (flatter) */
 	long fd_min, fd_max;
 	double cpu_first, cpu_last; /* quarter medians, % of a core */
 	double cpu_change_allowed;  /* points */

@@ -73,6 +73,7 @@ test_slow_leak_fails_on_the_slope(void **state)
 	struct sk_flat f = judge(&s);
 	assert_false(f.rss_ok);
 	assert_true(fabs(f.rss_slope_mb_h - 3) < 0.2);
+	assert_true(fabs(f.rss_slope2_mb_h - 3) < 0.5); /* a leak: as steep later on */
 	assert_true(f.rss_growth_mb < f.rss_growth_allowed_mb);
 	assert_true(f.fd_ok && f.cpu_ok);
 }
@@ -90,6 +91,22 @@ test_step_up_fails_on_the_growth(void **state)
 	struct sk_flat f = judge(&s);
 	assert_false(f.rss_ok);
 	assert_true(f.rss_growth_mb > 1.5);
+}
+
+static void
+test_settling_shows_in_the_second_half_slope(void **state)
+{
+	(void)state;
+	struct series s;
+	flat(&s);
+	/* +1.5 MB over the first fifth, then nothing: a high-water mark. */
+	for (int i = 0; i < N; i++) {
+		s.rss[i] += (i < 20 ? i : 20) * 0.075 * MB;
+	}
+	struct sk_flat f = judge(&s);
+	assert_false(f.rss_ok); /* the whole window's slope still counts */
+	assert_true(f.rss_slope_mb_h > 2);
+	assert_true(fabs(f.rss_slope2_mb_h) < 0.5);
 }
 
 static void
@@ -166,6 +183,7 @@ main(void)
 	        cmocka_unit_test(test_flat_series_pass),
 	        cmocka_unit_test(test_slow_leak_fails_on_the_slope),
 	        cmocka_unit_test(test_step_up_fails_on_the_growth),
+	        cmocka_unit_test(test_settling_shows_in_the_second_half_slope),
 	        cmocka_unit_test(test_shrinking_rss_is_flat),
 	        cmocka_unit_test(test_fds_within_the_band_pass_and_past_it_fail),
 	        cmocka_unit_test(test_cpu_creeping_up_fails_and_one_busy_interval_does_not),
