@@ -402,6 +402,12 @@ channel_new(const char *target, bool tls, int64_t keepalive_ms)
 	        {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 1000}},
 	        {GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, {.integer = 1000}},
 	        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 30000}},
+	        /* No transparent retries: a stream is reopened by stream.c, and
+	         * the retry filter keeps per-batch state in the call's arena for
+	         * the call's whole life. A long stream's arena grows with every
+	         * message, and C core sizes each new call's arena from the calls
+	         * that ended before it. */
+	        {GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_RETRIES, {.integer = 0}},
 	};
 	grpc_channel_args channel_args = {sizeof(args) / sizeof(args[0]), args};
 	grpc_channel_credentials *creds = tls ? grpc_ssl_credentials_create(NULL, NULL, NULL, NULL)
