@@ -352,6 +352,13 @@ on_stream_attempt(void *arg, struct rl_stream *s)
 	lf_metric_inc(rl->m_attempts);
 }
 
+static void
+on_stream_recycled(void *arg, struct rl_stream *s, bool graceful)
+{
+	struct routerlink *rl = arg;
+	lf_metric_inc(graceful ? rl->m_recycled_graceful : rl->m_recycled_timeout);
+}
+
 /* ---- MQTT ------------------------------------------------------------- */
 
 /* "<prefix>/<mac>/<leaf>" -> eui and leaf. */
@@ -609,6 +616,12 @@ register_metrics(struct routerlink *rl)
 	                               "rx2 windows sent after TOO_EARLY or TOO_LATE", NULL, NULL);
 	rl->m_attempts = routerlink_counter(rl, "router_connect_attempts_total",
 	                                    "Streams opened to the router", NULL, NULL);
+	static const char *const recycle_help =
+	        "Streams recycled before the router's 35-minute kill, by how the old one ended";
+	rl->m_recycled_graceful = routerlink_counter(rl, "router_stream_recycles_total",
+	                                             recycle_help, "end", "graceful");
+	rl->m_recycled_timeout = routerlink_counter(rl, "router_stream_recycles_total",
+	                                            recycle_help, "end", "timeout");
 	rl->m_keys_created =
 	        routerlink_counter(rl, "keys_created_total", "Hotspot keys made", NULL, NULL);
 	rl->m_gateways = lf_metrics_gauge(rl->metrics, "gateways", "Gateways with a Hotspot");
@@ -677,12 +690,16 @@ start_router(struct routerlink *rl)
 	                                .backoff_max_ms = rl->cfg->backoff_max,
 	                                .backoff_reset_ms = rl->cfg->backoff_reset,
 	                                .recycle_ms = rl->cfg->stream_recycle,
-	                                .connect_timeout_ms = 60000};
+	                                .connect_timeout_ms = 60000,
+	                                /* A router ends a stream we ended in
+	                                 * a round trip; meanwhile uplinks wait. */
+	                                .recycle_timeout_ms = 5000};
 	struct rl_stream_hooks hooks = {.on_state = on_stream_state,
 	                                .on_downlink = on_stream_downlink,
 	                                .on_sent = on_stream_sent,
 	                                .on_drop = on_stream_drop,
-	                                .on_attempt = on_stream_attempt};
+	                                .on_attempt = on_stream_attempt,
+	                                .on_recycled = on_stream_recycled};
 	rl->streams = rl_streams_new(rl->loop, rl->grpc, &scfg, &hooks, rl);
 	return rl->streams != NULL ? 0 : -1;
 }

@@ -94,6 +94,7 @@ struct routerlink {
 	uint64_t next_down_id;
 
 	struct lf_metric *m_uplinks_in, *m_uplinks_sent, *m_downlinks, *m_rx2, *m_attempts;
+	struct lf_metric *m_recycled_graceful, *m_recycled_timeout;
 	struct lf_metric *m_keys_created, *m_gateways, *m_connected, *m_disabled;
 };
 

@@ -77,6 +77,8 @@ struct rl_call {
 	bool sending;  /* the send slot is busy (metadata or a message) */
 	bool closed;   /* STATUS arrived */
 	bool released; /* the owner let go */
+	bool close_wanted;  /* rl_call_close_send(): half-close once the FIFO is empty */
+	bool close_started; /* the half-close batch was started */
 	struct out_msg *head, *tail;
 	size_t backlog;
 	grpc_byte_buffer *send_bb, *recv_bb;
@@ -185,10 +187,31 @@ call_free_if_done(struct rl_call *c)
 	free(c);
 }
 
+/* After the last queued message: the router reads every message, then
+ * the end of our side. */
+static void
+start_close_send(struct rl_call *c)
+{
+	grpc_op op = {.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT};
+	c->close_started = true;
+	if (grpc_call_start_batch(c->call, &op, 1, &c->send_op, NULL) != GRPC_CALL_OK) {
+		grpc_call_cancel(c->call, NULL);
+		return;
+	}
+	c->sending = true;
+	c->pending++;
+}
+
 static void
 start_send(struct rl_call *c)
 {
-	if (c->sending || c->closed || c->head == NULL) {
+	if (c->sending || c->closed) {
+		return;
+	}
+	if (c->head == NULL) {
+		if (c->close_wanted && !c->close_started) {
+			start_close_send(c);
+		}
 		return;
 	}
 	struct out_msg *m = c->head;
@@ -544,7 +567,7 @@ rl_grpc_open(struct rl_grpc *g, unsigned channel, rl_call_fn fn, void *arg)
 int
 rl_call_send(struct rl_call *c, const uint8_t *data, size_t len)
 {
-	if (c->closed || c->released) {
+	if (c->closed || c->released || c->close_wanted) {
 		return -1;
 	}
 	struct out_msg *m = malloc(sizeof(*m) + len);
@@ -570,6 +593,16 @@ size_t
 rl_call_backlog(const struct rl_call *c)
 {
 	return c->backlog;
+}
+
+void
+rl_call_close_send(struct rl_call *c)
+{
+	if (c->close_wanted || c->closed || c->released) {
+		return;
+	}
+	c->close_wanted = true;
+	start_send(c);
 }
 
 void

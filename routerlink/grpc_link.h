@@ -52,7 +52,13 @@ struct rl_call *rl_grpc_open(struct rl_grpc *g, unsigned channel, rl_call_fn fn,
 int rl_call_send(struct rl_call *call, const uint8_t *data, size_t len);
 /* Messages queued or in flight. */
 size_t rl_call_backlog(const struct rl_call *call);
-/* Ends the call from our side; RL_CALL_CLOSED follows. */
+/* Ends our side gracefully: after the messages already queued, the
+ * router gets the end of the stream, and answers with its status
+ * (RL_CALL_CLOSED). Messages from the router still arrive until then;
+ * rl_call_send() refuses from now on. */
+void rl_call_close_send(struct rl_call *call);
+/* Ends the call from our side at once (RST_STREAM): what gRPC has taken
+ * but not yet written is lost. RL_CALL_CLOSED follows. */
 void rl_call_cancel(struct rl_call *call);
 /* The owner is done with the call (after RL_CALL_CLOSED, or to abandon
  * it: then it is cancelled and no more events arrive). */

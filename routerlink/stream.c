@@ -44,7 +44,9 @@ struct rl_stream {
 	uint8_t key_bin[33], session_bin[33];
 	enum rl_stream_state state;
 	struct rl_call *call;
-	int64_t due_ms;     /* BACKOFF: next attempt; CONNECTING: give up; CONNECTED: recycle */
+	bool retiring; /* CONNECTED, being recycled: our side of call is closing */
+	int64_t due_ms; /* BACKOFF: next attempt; CONNECTING: give up; CONNECTED: recycle,
+	                 * or when retiring, stop waiting for the router to end it */
 	int64_t backoff_ms; /* the next failure's wait */
 	int64_t connected_since; /* wall clock, for the hotspot state */
 	int64_t connected_at;    /* monotonic, for the backoff reset */
@@ -117,6 +119,7 @@ enter_backoff(struct rl_stream *s, const char *why)
 		rl_call_release(s->call);
 		s->call = NULL;
 	}
+	s->retiring = false;
 	requeue_unsent(s);
 	/* Only a stream that lasted resets the backoff. One the router ends
 	 * soon after its session counts as a failure: a router that drops
@@ -239,6 +242,42 @@ send_session_init(struct rl_stream *s, const struct router_msg *offer)
 	flush_held(s);
 }
 
+static void attempt(struct rl_stream *s);
+
+/* The retiring call is over (or given up on): a new stream at once. */
+static void
+reopen(struct rl_stream *s, bool graceful)
+{
+	if (s->m->hooks.on_recycled != NULL) {
+		s->m->hooks.on_recycled(s->m->arg, s, graceful);
+	}
+	rl_call_release(s->call);
+	s->call = NULL;
+	s->retiring = false;
+	requeue_unsent(s);
+	s->backoff_ms = s->m->cfg.backoff_min_ms;
+	attempt(s);
+}
+
+/*
+ * Recycles a healthy stream before the router's 35-minute kill. Not by
+ * cancelling it: gRPC reports a message written once the transport has
+ * it, and a cancel (RST_STREAM) discards what it has not flushed yet, so
+ * an uplink could be lost. Instead uplinks are held, our side of the old
+ * call is closed after what it was given, and the new stream is opened
+ * once the router has read all of it and ended the call. Opening it
+ * earlier would not save time: its register gives the key away, and the
+ * router ends the old stream, maybe before reading what is in flight.
+ */
+static void
+retire(struct rl_stream *s)
+{
+	LOG_DEBUG("gateway %s: recycling the router stream", s->mac);
+	s->retiring = true;
+	s->due_ms = lf_now_ms() + s->m->cfg.recycle_timeout_ms;
+	rl_call_close_send(s->call);
+}
+
 static void
 on_call(void *arg, struct rl_call *call, enum rl_call_event event, const uint8_t *data, size_t len,
         int status, const char *details)
@@ -249,6 +288,14 @@ on_call(void *arg, struct rl_call *call, enum rl_call_event event, const uint8_t
 	}
 	if (event == RL_CALL_SENT) {
 		on_written(s);
+		return;
+	}
+	if (event == RL_CALL_CLOSED && s->retiring) {
+		if (status != 0) {
+			LOG_INFO("gateway %s: recycled stream ended with status %d%s%s", s->mac, status,
+			         details[0] ? ": " : "", details);
+		}
+		reopen(s, true);
 		return;
 	}
 	if (event == RL_CALL_CLOSED) {
@@ -265,6 +312,9 @@ on_call(void *arg, struct rl_call *call, enum rl_call_event event, const uint8_t
 	}
 	switch (msg.kind) {
 	case ROUTER_MSG_SESSION_OFFER:
+		if (s->retiring) {
+			break; /* our side is closed: the new stream gets its own */
+		}
 		send_session_init(s, &msg);
 		break;
 	case ROUTER_MSG_PACKET:
@@ -361,7 +411,7 @@ flush_held(struct rl_stream *s)
 {
 	int64_t now_wall = lf_wall_ms();
 	drop_stale(s, now_wall);
-	while (s->head != NULL && s->state == RL_STREAM_CONNECTED) {
+	while (s->head != NULL && s->state == RL_STREAM_CONNECTED && !s->retiring) {
 		struct held *h = s->head;
 		s->head = h->next;
 		if (s->head == NULL) {
@@ -381,7 +431,7 @@ rl_stream_uplink(struct rl_stream *s, const struct uplink *up)
 	}
 	h->next = NULL;
 	h->up = *up;
-	if (s->state == RL_STREAM_CONNECTED && s->head == NULL) {
+	if (s->state == RL_STREAM_CONNECTED && !s->retiring && s->head == NULL) {
 		send_uplink(s, h, lf_wall_ms());
 		return;
 	}
@@ -403,7 +453,7 @@ rl_stream_uplink(struct rl_stream *s, const struct uplink *up)
 static void
 stream_tick(struct rl_stream *s, int64_t now, int64_t now_wall)
 {
-	if (s->head != NULL && s->state != RL_STREAM_CONNECTED) {
+	if (s->head != NULL && (s->state != RL_STREAM_CONNECTED || s->retiring)) {
 		drop_stale(s, now_wall);
 	}
 	if (now < s->due_ms) {
@@ -417,13 +467,14 @@ stream_tick(struct rl_stream *s, int64_t now, int64_t now_wall)
 		enter_backoff(s, "got no session offer in time");
 		break;
 	case RL_STREAM_CONNECTED:
-		/* Recycle a healthy stream before the router kills it. */
-		LOG_DEBUG("gateway %s: recycling the router stream", s->mac);
-		rl_call_release(s->call);
-		s->call = NULL;
-		requeue_unsent(s);
-		s->backoff_ms = s->m->cfg.backoff_min_ms;
-		attempt(s);
+		if (!s->retiring) {
+			retire(s);
+		} else {
+			LOG_WARN("gateway %s: the router did not end the recycled stream in %lld ms; "
+			         "cancelling it",
+			         s->mac, (long long)s->m->cfg.recycle_timeout_ms);
+			reopen(s, false);
+		}
 		break;
 	}
 }

@@ -46,6 +46,9 @@ struct rl_stream_hooks {
 	void (*on_sent)(void *arg, struct rl_stream *s, const struct uplink *up, uint64_t hold_ms);
 	void (*on_drop)(void *arg, struct rl_stream *s, enum rl_drop why, unsigned count);
 	void (*on_attempt)(void *arg, struct rl_stream *s); /* a new call was opened */
+	/* A recycled stream is over: ended by the router after our end of
+	 * stream (graceful), or cancelled after recycle_timeout_ms. */
+	void (*on_recycled)(void *arg, struct rl_stream *s, bool graceful);
 };
 
 struct rl_stream_config {
@@ -56,6 +59,7 @@ struct rl_stream_config {
 	int64_t backoff_reset_ms; /* a stream this old when it ends resets the backoff */
 	int64_t recycle_ms;
 	int64_t connect_timeout_ms; /* no session offer this long after opening: retry */
+	int64_t recycle_timeout_ms; /* a recycled stream not ended by the router: cancel */
 };
 
 struct rl_streams *rl_streams_new(struct lf_loop *loop, struct rl_grpc *grpc,

@@ -115,6 +115,7 @@ const settings = {
   refuse_register: false,
   refuse_mode: 'status', // or 'empty': an empty envelope, then status OK
   reject_packets: false,
+  ignore_client_end: false, // a router that keeps half-closed streams open
   kill_after_ms: opts.killAfterMs,
 };
 const stats = {
@@ -608,7 +609,13 @@ function route(call) {
   }
   call.on('data', (buf) => st.enqueue(buf));
   // The client's half-close ends the stream once its messages are handled.
-  call.on('end', () => st.chain.then(() => st.end('client_end', 'ok')));
+  call.on('end', () => {
+    if (settings.ignore_client_end) {
+      events.emit({ ev: 'client_end_ignored', n: st.n, gateway: st.gw });
+      return;
+    }
+    st.chain.then(() => st.end('client_end', 'ok'));
+  });
   call.on('cancelled', () => st.end('cancelled', 'gone'));
   call.on('error', () => st.end('call_error', 'gone'));
 }
@@ -685,7 +692,7 @@ const commands = {
     return { n: st.n, nonce: hex(st.nonce) };
   },
   set(c) {
-    for (const k of ['refuse_register', 'reject_packets']) {
+    for (const k of ['refuse_register', 'reject_packets', 'ignore_client_end']) {
       if (c[k] !== undefined) settings[k] = !!c[k];
     }
     if (c.refuse_mode !== undefined) {
