@@ -73,10 +73,10 @@ struct rl_call {
 	rl_call_fn fn;
 	void *arg;
 	struct op send_op, recv_op, status_op;
-	int pending;   /* batches in flight */
-	bool sending;  /* the send slot is busy (metadata or a message) */
-	bool closed;   /* STATUS arrived */
-	bool released; /* the owner let go */
+	int pending;        /* batches in flight */
+	bool sending;       /* the send slot is busy (metadata or a message) */
+	bool closed;        /* STATUS arrived */
+	bool released;      /* the owner let go */
 	bool close_wanted;  /* rl_call_close_send(): half-close once the FIFO is empty */
 	bool close_started; /* the half-close batch was started */
 	struct out_msg *head, *tail;

@@ -44,10 +44,10 @@ struct rl_stream {
 	uint8_t key_bin[33], session_bin[33];
 	enum rl_stream_state state;
 	struct rl_call *call;
-	bool retiring; /* CONNECTED, being recycled: our side of call is closing */
-	int64_t due_ms; /* BACKOFF: next attempt; CONNECTING: give up; CONNECTED: recycle,
-	                 * or when retiring, stop waiting for the router to end it */
-	int64_t backoff_ms; /* the next failure's wait */
+	bool retiring;           /* CONNECTED, being recycled: our side of call is closing */
+	int64_t due_ms;          /* BACKOFF: next attempt; CONNECTING: give up; CONNECTED: recycle,
+	                          * or when retiring, stop waiting for the router to end it */
+	int64_t backoff_ms;      /* the next failure's wait */
 	int64_t connected_since; /* wall clock, for the hotspot state */
 	int64_t connected_at;    /* monotonic, for the backoff reset */
 	struct held *head, *tail;
@@ -292,8 +292,8 @@ on_call(void *arg, struct rl_call *call, enum rl_call_event event, const uint8_t
 	}
 	if (event == RL_CALL_CLOSED && s->retiring) {
 		if (status != 0) {
-			LOG_INFO("gateway %s: recycled stream ended with status %d%s%s", s->mac, status,
-			         details[0] ? ": " : "", details);
+			LOG_INFO("gateway %s: recycled stream ended with status %d%s%s", s->mac,
+			         status, details[0] ? ": " : "", details);
 		}
 		reopen(s, true);
 		return;
@@ -470,7 +470,8 @@ stream_tick(struct rl_stream *s, int64_t now, int64_t now_wall)
 		if (!s->retiring) {
 			retire(s);
 		} else {
-			LOG_WARN("gateway %s: the router did not end the recycled stream in %lld ms; "
+			LOG_WARN("gateway %s: the router did not end the recycled stream in %lld "
+			         "ms; "
 			         "cancelling it",
 			         s->mac, (long long)s->m->cfg.recycle_timeout_ms);
 			reopen(s, false);

@@ -295,8 +295,7 @@ send_steady_expect_each_once(struct ctx *c, struct th_router *r, const char *hex
  * when the old one is over). Every one but the last (the live stream's)
  * had reason `want`. */
 static void
-recycling_stop_expect_ends(struct ctx *c, struct th_router *r, const char *hex,
-                           const char *want)
+recycling_stop_expect_ends(struct ctx *c, struct th_router *r, const char *hex, const char *want)
 {
 	int attempts = c->attempts;
 	rl_streams_free(c->streams);
@@ -306,7 +305,8 @@ recycling_stop_expect_ends(struct ctx *c, struct th_router *r, const char *hex,
 		struct th_router_event *e = th_router_wait_event(r, "stream_end", hex, WAIT_MS);
 		assert_non_null(e);
 		if (i < attempts - 1) {
-			assert_string_equal(cJSON_GetObjectItem(e->root, "reason")->valuestring, want);
+			assert_string_equal(cJSON_GetObjectItem(e->root, "reason")->valuestring,
+			                    want);
 		}
 		th_router_event_free(e);
 	}
