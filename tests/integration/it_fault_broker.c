@@ -644,11 +644,16 @@ test_outage_past_buffer_max(void **state)
 	/* The outage begins with the pause in kill_broker(). */
 	uint64_t n_kill = th_traffic_total_sent(&t);
 	kill_broker(s, c);
-	/* 2 s at 200/s: far more than 100 can hold. The uplinks stop before
-	 * the broker is back, so that none is accepted again while the
-	 * bridge drains its buffer: what is dropped is one run. */
-	usleep(2000 * 1000);
+	/* 400 uplinks: far more than 100 can hold, counted rather than timed
+	 * (2 s at 200/s; th_traffic slows down under valgrind). The uplinks
+	 * stop before the broker is back, so that none is accepted again
+	 * while the bridge drains its buffer: what is dropped is one run. */
+	int64_t deadline = lf_now_ms() + th_timeout_ms(WAIT_MS);
+	while (th_traffic_total_sent(&t) - n_kill < 400 && lf_now_ms() < deadline) {
+		usleep(10 * 1000);
+	}
 	th_traffic_set_rate(&t, 0);
+	assert_true(th_traffic_total_sent(&t) - n_kill >= 400);
 	assert_int_equal(th_traffic_wait_acked(&t, WAIT_MS), 0);
 	uint64_t n_back = th_traffic_total_sent(&t);
 	assert_int_equal(th_broker_start(&s->broker), 0);
