@@ -1,71 +1,49 @@
-/* Many fake gateways, their traffic and its accounting (th_fleet.h). */
+/* Many fake gateways, their traffic in rounds and its accounting
+ * (th_fleet.h), on th_traffic.h's gateways, thread and tally. */
 #include "th_fleet.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PULL_EVERY_MS 10000
-#define PAYLOAD_LEN   14
-
-static void
-sleep_ms(int64_t ms)
-{
-	if (ms <= 0) {
-		return;
-	}
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-	}
-}
+/* How long the acks of what was sent may take (th_gw_push's wait). */
+#define ACK_MS 5000
 
 int
 th_fleet_open(struct th_fleet *f, int n, uint64_t eui_base, uint16_t bridge_port)
 {
 	memset(f, 0, sizeof(*f));
-	pthread_mutex_init(&f->lock, NULL);
 	f->g = calloc((size_t)n, sizeof(*f->g));
-	if (f->g == NULL) {
+	if (f->g == NULL || th_tally_init(&f->tally, n) != 0 ||
+	    th_traffic_init(&f->traffic, bridge_port, n, PULL_EVERY_MS) != 0) {
 		return -1;
 	}
 	f->n = n;
+	f->traffic.exact_rate = true;
 	for (int i = 0; i < n; i++) {
-		struct th_fleet_gw *g = &f->g[i];
-		g->gw.up_fd = g->gw.down_fd = -1;
-		g->eui = eui_base + (uint64_t)i;
+		f->g[i].eui = eui_base + (uint64_t)i;
 		char mac[17];
-		snprintf(mac, sizeof(mac), "%016" PRIx64, g->eui);
-		if (th_gw_open(&g->gw, mac, NULL, bridge_port) != 0 || th_gw_pull(&g->gw) != 0) {
+		snprintf(mac, sizeof(mac), "%016" PRIx64, f->g[i].eui);
+		if (th_traffic_add(&f->traffic, mac, NULL, true) != i) {
 			fprintf(stderr, "harness: fleet gateway %s did not come up\n", mac);
 			return -1;
 		}
 	}
-	return 0;
+	return th_traffic_start(&f->traffic, 0);
 }
 
 void
 th_fleet_close(struct th_fleet *f)
 {
-	if (f->g == NULL) {
-		return; /* never opened */
-	}
-	if (f->running) {
-		th_fleet_traffic_stop(f);
-	}
-	for (int i = 0; i < f->n; i++) {
-		th_gw_close(&f->g[i].gw);
-		free(f->g[i].ups);
-	}
+	th_traffic_free(&f->traffic);
+	th_tally_free(&f->tally);
 	free(f->g);
 	f->g = NULL;
 	f->n = 0;
-	pthread_mutex_destroy(&f->lock);
 }
 
 int
@@ -102,212 +80,99 @@ th_fleet_by_hex(const struct th_fleet *f, const char *hex)
 	return -1;
 }
 
-static struct th_fleet_up *
-new_up(struct th_fleet *f, int i, uint32_t *seq)
+/* What went wrong with what was sent: datagrams not sent, or not acked. */
+static int
+send_problems(struct th_fleet *f)
 {
-	struct th_fleet_gw *g = &f->g[i];
-	pthread_mutex_lock(&f->lock);
-	if (g->sent == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 64;
-		struct th_fleet_up *ups = realloc(g->ups, cap * sizeof(*ups));
-		if (ups == NULL) {
-			pthread_mutex_unlock(&f->lock);
-			return NULL;
-		}
-		memset(ups + g->cap, 0, (cap - g->cap) * sizeof(*ups));
-		g->ups = ups;
-		g->cap = cap;
-	}
-	*seq = ++g->sent;
-	struct th_fleet_up *u = &g->ups[*seq - 1];
-	u->sent_ms = lf_wall_ms();
-	pthread_mutex_unlock(&f->lock);
-	return u;
-}
-
-int
-th_fleet_push(struct th_fleet *f, int i)
-{
-	uint32_t seq;
-	if (new_up(f, i, &seq) == NULL) {
-		return -1;
-	}
-	uint32_t devaddr = TH_FLEET_DEVADDR_BASE + (uint32_t)i;
-	/* MHDR (unconfirmed data up), DevAddr, FCtrl, FCnt, FPort, one byte
-	 * of FRMPayload, MIC. */
-	uint8_t phy[PAYLOAD_LEN] = {0x40,
-	                            (uint8_t)devaddr,
-	                            (uint8_t)(devaddr >> 8),
-	                            (uint8_t)(devaddr >> 16),
-	                            (uint8_t)(devaddr >> 24),
-	                            0x00,
-	                            (uint8_t)seq,
-	                            (uint8_t)(seq >> 8),
-	                            0x01,
-	                            0xaa,
-	                            0x11,
-	                            0x22,
-	                            0x33,
-	                            0x44};
-	char data[32], json[512];
-	lf_base64_encode(phy, sizeof(phy), data, sizeof(data));
-	snprintf(json, sizeof(json),
-	         "{\"rxpk\":[{\"tmst\":%u,\"freq\":904.300000,\"stat\":1,\"modu\":\"LORA\","
-	         "\"datr\":\"SF9BW125\",\"codr\":\"4/5\",\"rssi\":-70,\"lsnr\":9.0,\"size\":%d,"
-	         "\"data\":\"%s\"}]}",
-	         1000000u + seq * 1000u, PAYLOAD_LEN, data);
-	return th_gw_push(&f->g[i].gw, json);
+	int problems = th_traffic_wait_acked(&f->traffic, ACK_MS) != 0;
+	return problems + (int)th_traffic_send_errors(&f->traffic);
 }
 
 int
 th_fleet_burst(struct th_fleet *f, int k, int spread_ms)
 {
-	int errors = 0;
-	int64_t start = lf_now_ms();
-	int total = k * f->n, done = 0;
-	for (int round = 0; round < k; round++) {
-		for (int i = 0; i < f->n; i++) {
-			errors += th_fleet_push(f, i) != 0;
-			done++;
-			if (spread_ms > 0) {
-				sleep_ms(start + (int64_t)spread_ms * done / total - lf_now_ms());
-			}
-		}
-	}
-	return errors;
-}
-
-int
-th_fleet_pull_all(struct th_fleet *f)
-{
-	int errors = 0;
-	for (int i = 0; i < f->n; i++) {
-		errors += th_gw_pull(&f->g[i].gw) != 0;
-	}
-	return errors;
-}
-
-static void *
-traffic_main(void *arg)
-{
-	struct th_fleet *f = arg;
-	int64_t start = lf_now_ms(), last_pull = start;
-	for (uint64_t tick = 0;; tick++) {
-		int i = (int)(tick % (uint64_t)f->n);
-		/* Stops between rounds only: every gateway has sent as many. */
-		pthread_mutex_lock(&f->lock);
-		bool stop = f->stop && i == 0;
-		pthread_mutex_unlock(&f->lock);
-		if (stop) {
-			break;
-		}
-		int rc = th_fleet_push(f, i);
-		if (lf_now_ms() - last_pull >= PULL_EVERY_MS) {
-			rc |= th_fleet_pull_all(f);
-			last_pull = lf_now_ms();
-		}
-		if (rc != 0) {
-			pthread_mutex_lock(&f->lock);
-			f->errors++;
-			pthread_mutex_unlock(&f->lock);
-		}
-		/* One gateway every interval/n: the fleet's uplinks evenly spread. */
-		sleep_ms(start + (int64_t)(tick + 1) * f->interval_ms / f->n - lf_now_ms());
-	}
-	return NULL;
+	int problems = th_traffic_rounds(&f->traffic, k, spread_ms) != 0;
+	return problems + send_problems(f);
 }
 
 int
 th_fleet_traffic_start(struct th_fleet *f, int interval_ms)
 {
-	f->stop = false;
-	f->interval_ms = interval_ms;
-	if (pthread_create(&f->thread, NULL, traffic_main, f) != 0) {
-		return -1;
-	}
-	f->running = true;
+	th_traffic_set_rate(&f->traffic, f->n * 1000.0 / interval_ms);
 	return 0;
 }
 
 int
 th_fleet_traffic_stop(struct th_fleet *f)
 {
-	if (!f->running) {
-		return 0;
-	}
-	pthread_mutex_lock(&f->lock);
-	f->stop = true;
-	pthread_mutex_unlock(&f->lock);
-	pthread_join(f->thread, NULL);
-	f->running = false;
-	int errors = f->errors;
-	f->errors = 0;
-	return errors;
+	int problems = th_traffic_end_round(&f->traffic) != 0;
+	return problems + send_problems(f);
 }
 
 uint64_t
 th_fleet_sent(struct th_fleet *f)
 {
-	uint64_t n = 0;
-	pthread_mutex_lock(&f->lock);
-	for (int i = 0; i < f->n; i++) {
-		n += f->g[i].sent;
-	}
-	pthread_mutex_unlock(&f->lock);
-	return n;
+	return th_traffic_total_sent(&f->traffic);
+}
+
+uint32_t
+th_fleet_sent_by(struct th_fleet *f, int i)
+{
+	struct th_traffic_gw_stats st;
+	th_traffic_gw_stats(&f->traffic, i, &st);
+	return st.sent;
 }
 
 uint64_t
 th_fleet_delivered(struct th_fleet *f)
 {
-	uint64_t n = 0;
-	pthread_mutex_lock(&f->lock);
-	for (int i = 0; i < f->n; i++) {
-		for (uint32_t s = 0; s < f->g[i].sent; s++) {
-			n += (uint64_t)f->g[i].ups[s].delivered;
-		}
-	}
-	pthread_mutex_unlock(&f->lock);
-	return n;
+	return f->tally.total - f->tally.foreign;
 }
 
-static void
-account(struct th_fleet *f, const cJSON *ev)
+struct th_fleet_up
+th_fleet_up(struct th_fleet *f, int i, uint32_t seq)
 {
-	const cJSON *payload = cJSON_GetObjectItemCaseSensitive(ev, "payload");
-	const cJSON *gateway = cJSON_GetObjectItemCaseSensitive(ev, "gateway");
-	uint8_t phy[64];
-	long len = cJSON_IsString(payload)
-	                   ? lf_base64_decode(payload->valuestring, strlen(payload->valuestring),
-	                                      phy, sizeof(phy))
-	                   : -1;
-	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "verified"))) {
-		f->unverified++;
-		return;
+	struct th_fleet_up u = {
+	        .sent_ms = th_traffic_sent_ms(&f->traffic, i, seq - 1),
+	        .delivered = (int)th_tally_count(&f->tally, i, seq - 1),
+	        .router_ms = -1,
+	        .hold_ms = -1,
+	};
+	struct th_tally_first first;
+	if (th_tally_first(&f->tally, i, seq - 1, &first)) {
+		u.router_ms = first.router_ms;
+		u.hold_ms = first.hold_ms;
 	}
-	uint32_t devaddr = len == PAYLOAD_LEN
-	                           ? (uint32_t)phy[1] | (uint32_t)phy[2] << 8 |
-	                                     (uint32_t)phy[3] << 16 | (uint32_t)phy[4] << 24
-	                           : 0;
-	int i = (int)(devaddr - TH_FLEET_DEVADDR_BASE);
-	uint32_t seq = len == PAYLOAD_LEN ? (uint32_t)phy[6] | (uint32_t)phy[7] << 8 : 0;
-	pthread_mutex_lock(&f->lock);
-	if (devaddr < TH_FLEET_DEVADDR_BASE || i < 0 || i >= f->n || seq == 0 ||
-	    seq > f->g[i].sent) {
-		pthread_mutex_unlock(&f->lock);
-		f->foreign++;
-		return;
+	return u;
+}
+
+int
+th_fleet_defects(struct th_fleet *f)
+{
+	int defects = (int)f->tally.foreign;
+	if (defects > 0) {
+		fprintf(stderr, "harness: fleet: %d router packets unverified or of no gateway\n",
+		        defects);
 	}
-	if (!cJSON_IsString(gateway) || strcasecmp(gateway->valuestring, f->g[i].hex) != 0) {
-		f->wrong_key++;
+	for (int i = 0; i < f->n; i++) {
+		const struct th_tally_gw *g = &f->tally.g[i];
+		uint32_t sent = th_fleet_sent_by(f, i), unsent = 0;
+		for (uint32_t seq = sent; seq < g->cap; seq++) {
+			unsent += g->count[seq];
+		}
+		uint32_t wrong = g->key_mismatch;
+		if (g->key[0] != '\0' && strcasecmp(g->key, f->g[i].hex) != 0) {
+			wrong = g->unique + g->dups - g->key_mismatch;
+		}
+		if (unsent + wrong > 0) {
+			fprintf(stderr,
+			        "harness: fleet gateway %d: %u packets of uplinks never sent, %u "
+			        "under another key than %s\n",
+			        i, unsent, wrong, f->g[i].hex);
+		}
+		defects += (int)(unsent + wrong);
 	}
-	struct th_fleet_up *u = &f->g[i].ups[seq - 1];
-	if (u->delivered++ == 0) {
-		u->router_ms = (int64_t)cJSON_GetObjectItemCaseSensitive(ev, "t")->valuedouble;
-		u->hold_ms =
-		        (int64_t)cJSON_GetObjectItemCaseSensitive(ev, "hold_time")->valuedouble;
-	}
-	pthread_mutex_unlock(&f->lock);
+	return defects;
 }
 
 int
@@ -319,7 +184,7 @@ th_fleet_collect(struct th_fleet *f, struct th_router *r)
 		if (e == NULL) {
 			break;
 		}
-		account(f, e->root);
+		th_tally_router_packet(&f->tally, e->root);
 		th_router_event_free(e);
 		taken++;
 	}

@@ -1,27 +1,23 @@
 /*
- * A fleet of fake gateways for the fault tests: many th_gateways talking to
- * the bridge, a traffic thread that sends each of them one uplink per
- * interval, and the accounting of every uplink from its PUSH_DATA to the
- * fake router's `packet` event (delivered how often, when, with which
- * hold_time).
+ * A fleet of fake gateways for the fault tests: n gateways of th_traffic.h
+ * (MACs eui_base + index) talking to the bridge, its traffic in whole rounds
+ * (every gateway as many uplinks), and the accounting of every uplink from
+ * its PUSH_DATA to the fake router's `packet` event (delivered how often,
+ * when, with which hold_time) in a th_tally, against each gateway's key.
  *
- * Each uplink is an unconfirmed data up whose DevAddr names its gateway
- * (0x26000000 + index) and whose FCnt is its sequence number in that
- * gateway (from 1), so a router event says exactly which uplink it is.
- *
- * While the traffic thread runs only it touches the gateways' sockets;
- * th_fleet_burst() and th_fleet_pull_all() are for when it is stopped.
+ * A fleet names its uplinks by sequence numbers from 1 (th_traffic's seq +
+ * 1): "uplinks 1..n of each gateway". The traffic thread runs from open to
+ * close (keepalives every 10 s); between th_fleet_traffic_start/stop and in
+ * th_fleet_burst it sends the uplinks, at the rate asked for even under
+ * $LF_TEST_TIMEOUT_SCALE, since the tests count on it.
  */
 #ifndef TH_FLEET_H
 #define TH_FLEET_H
 
-#include <pthread.h>
-
 #include "harness.h"
 #include "th_router.h"
 #include "th_routerlink.h"
-
-#define TH_FLEET_DEVADDR_BASE 0x26000000u
+#include "th_traffic.h"
 
 struct th_fleet_up {
 	int64_t sent_ms;   /* wall clock just before its PUSH_DATA */
@@ -31,60 +27,55 @@ struct th_fleet_up {
 };
 
 struct th_fleet_gw {
-	struct th_gateway gw;
 	uint64_t eui;
 	char hex[67]; /* the Hotspot key as the router names it; "" until known */
-	uint32_t sent;
-	struct th_fleet_up *ups; /* ups[seq - 1] */
-	size_t cap;
 };
 
 struct th_fleet {
 	int n;
 	struct th_fleet_gw *g;
-	/* Router events that did not belong to an uplink of the fleet, or
-	 * were not verified, or came from the wrong key: each a defect. */
-	int foreign, unverified, wrong_key;
-	/* The traffic thread. */
-	pthread_t thread;
-	pthread_mutex_t lock;
-	bool running, stop;
-	int interval_ms;
-	int errors; /* PUSH_DATA/PULL_DATA without their ack */
+	struct th_traffic traffic; /* gateway i is its gateway i */
+	struct th_tally tally;     /* the router's packets of the fleet */
 };
 
-/* Opens n gateways, MACs eui_base + 0 .. n-1, towards the bridge, and sends
- * each a PULL_DATA (the bridge's state brings them to routerlink). */
+/* Opens n gateways, MACs eui_base + 0 .. n-1, towards the bridge, each
+ * with a PULL_DATA (the bridge's state brings them to routerlink). */
 int th_fleet_open(struct th_fleet *f, int n, uint64_t eui_base, uint16_t bridge_port);
 void th_fleet_close(struct th_fleet *f);
 
 /* Reads each gateway's key file <keys_dir>/<MAC>.key (65 bytes) into its
- * hex; returns how many were found. */
+ * hex; returns how many were found. Needs only n and g[].eui. */
 int th_fleet_learn_keys(struct th_fleet *f, const char *keys_dir);
 /* The gateway whose key is hex, or -1. */
 int th_fleet_by_hex(const struct th_fleet *f, const char *hex);
 
-/* One uplink from gateway i (synchronous: waits for its PUSH_ACK). */
-int th_fleet_push(struct th_fleet *f, int i);
-/* k uplinks from every gateway, round-robin, spaced so the whole burst
- * lasts about spread_ms (0: as fast as the acks come). */
+/* k uplinks from every gateway, round-robin, spread evenly over spread_ms
+ * (0: each as soon as the previous one is acked). Returns the number of
+ * problems (0 when every datagram was sent and acked). */
 int th_fleet_burst(struct th_fleet *f, int k, int spread_ms);
-/* A PULL_DATA from every gateway. */
-int th_fleet_pull_all(struct th_fleet *f);
 
-/* Every gateway one uplink each interval_ms (spread over the interval),
- * and a PULL_DATA every 10 s, until stopped. */
+/* Every gateway one uplink each interval_ms (spread over the interval)
+ * until stopped. */
 int th_fleet_traffic_start(struct th_fleet *f, int interval_ms);
-/* Stops the thread at the end of a round (every gateway has sent as many
- * uplinks); returns its error count (0 when every datagram was acked). */
+/* Stops the traffic at the end of a round (every gateway has sent as many
+ * uplinks); returns the number of problems (0 when every datagram was
+ * sent and acked). */
 int th_fleet_traffic_stop(struct th_fleet *f);
 
 /* Uplinks sent so far (all gateways). */
 uint64_t th_fleet_sent(struct th_fleet *f);
-/* Sum of `delivered` over all uplinks. */
+/* Uplinks sent so far by gateway i. */
+uint32_t th_fleet_sent_by(struct th_fleet *f, int i);
+/* Router packets of the fleet's gateways so far (duplicates included). */
 uint64_t th_fleet_delivered(struct th_fleet *f);
+/* Uplink seq (1..sent) of gateway i, as far as collected. */
+struct th_fleet_up th_fleet_up(struct th_fleet *f, int i, uint32_t seq);
+/* Router packets that were not verified, belong to no uplink the fleet
+ * sent, or came under another key than their gateway's: each a defect,
+ * described on stderr. */
+int th_fleet_defects(struct th_fleet *f);
 
-/* Takes every `packet` event queued at the router and accounts it. Returns
+/* Takes every `packet` event queued at the router and tallies it. Returns
  * how many were taken. */
 int th_fleet_collect(struct th_fleet *f, struct th_router *r);
 /* Collects until th_fleet_delivered() reaches want (true) or timeout. */

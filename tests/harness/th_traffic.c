@@ -72,18 +72,18 @@ th_traffic_add(struct th_traffic *t, const char *mac, const char *src_ip, bool s
 }
 
 static int
-remember_n(struct th_traffic_gw *g, uint32_t seq, uint64_t n)
+remember_up(struct th_traffic_gw *g, uint32_t seq, uint64_t n)
 {
-	if (seq >= g->n_cap) {
-		uint32_t cap = g->n_cap != 0 ? g->n_cap * 2 : 1024;
-		uint64_t *p = realloc(g->n_of, cap * sizeof(*p));
+	if (seq >= g->ups_cap) {
+		uint32_t cap = g->ups_cap != 0 ? g->ups_cap * 2 : 1024;
+		struct th_traffic_up *p = realloc(g->ups, cap * sizeof(*p));
 		if (p == NULL) {
 			return -1;
 		}
-		g->n_of = p;
-		g->n_cap = cap;
+		g->ups = p;
+		g->ups_cap = cap;
 	}
-	g->n_of[seq] = n;
+	g->ups[seq] = (struct th_traffic_up){.n = n, .sent_ms = lf_wall_ms()};
 	return 0;
 }
 
@@ -100,7 +100,7 @@ send_uplink(struct th_traffic *t, int i)
 	         "\"seq\":%u,\"n\":%llu}]}",
 	         th_traffic_tmst(i, g->sent), i, g->sent, (unsigned long long)t->n_sent);
 	uint16_t token = g->gw.next_token++;
-	if (remember_n(g, g->sent, t->n_sent) != 0 ||
+	if (remember_up(g, g->sent, t->n_sent) != 0 ||
 	    th_gw_send_push(&g->gw, g->gw.version, token, json) != 0) {
 		t->send_errors++;
 		return;
@@ -111,7 +111,7 @@ send_uplink(struct th_traffic *t, int i)
 
 /* Reads what waits on one socket; t->lock held. */
 static void
-drain(struct th_traffic_gw *g, int fd, bool up)
+drain(struct th_traffic *t, struct th_traffic_gw *g, int fd, bool up)
 {
 	uint8_t buf[2048];
 	for (;;) {
@@ -121,12 +121,23 @@ drain(struct th_traffic_gw *g, int fd, bool up)
 		}
 		if (n == 4 && up && buf[3] == TH_PUSH_ACK) {
 			g->push_acked++;
+			t->n_push_acked++;
 		} else if (n == 4 && !up && buf[3] == TH_PULL_ACK) {
 			g->pull_acked++;
 		} else {
 			g->other++;
 		}
 	}
+}
+
+/* Whether the next turn of the round robin may send now; t->lock held. */
+static bool
+may_send(const struct th_traffic *t)
+{
+	if (t->hold_set && t->rr == t->hold_at) {
+		return false;
+	}
+	return t->ack_paced ? t->n_push_acked >= t->n_sent : t->due >= 1.0;
 }
 
 static void *
@@ -155,10 +166,10 @@ traffic_main(void *arg)
 		pthread_mutex_lock(&t->lock);
 		for (int i = 0; i < n; i++) {
 			if (fds[2 * i].revents & POLLIN) {
-				drain(&t->gws[i], t->gws[i].gw.up_fd, true);
+				drain(t, &t->gws[i], t->gws[i].gw.up_fd, true);
 			}
 			if (fds[2 * i + 1].revents & POLLIN) {
-				drain(&t->gws[i], t->gws[i].gw.down_fd, false);
+				drain(t, &t->gws[i], t->gws[i].gw.down_fd, false);
 			}
 		}
 		int64_t now = lf_now_ms();
@@ -169,18 +180,23 @@ traffic_main(void *arg)
 		}
 		/* Whole uplinks, round robin over the gateways that send. */
 		int idle = 0;
-		while (t->due >= 1.0 && n > 0 && idle < n) {
-			int i = (int)(t->rr++ % (uint32_t)n);
+		while (n > 0 && idle < n && may_send(t)) {
+			int i = (int)(t->rr++ % (uint64_t)n);
 			if (!t->gws[i].sending) {
 				idle++;
 				continue;
 			}
 			idle = 0;
 			send_uplink(t, i);
-			t->due -= 1.0;
+			t->due -= t->ack_paced ? 0.0 : 1.0;
 		}
 		if (idle >= n) {
 			t->due = 0; /* nobody sends: owe nothing */
+		}
+		if (t->hold_set && t->rr == t->hold_at) {
+			/* The last round is complete: hold (end_round, rounds). */
+			t->hold_set = t->ack_paced = false;
+			t->rate = t->due = 0;
 		}
 		for (int i = 0; i < n; i++) {
 			struct th_traffic_gw *g = &t->gws[i];
@@ -201,17 +217,17 @@ traffic_main(void *arg)
 }
 
 /* A slow wrapper (valgrind, $LF_TEST_TIMEOUT_SCALE) cannot take the
- * full rate: it gets its share. */
+ * full rate: it gets its share, unless the test counts on the rate. */
 static double
-scaled(double rate)
+scaled(const struct th_traffic *t, double rate)
 {
-	return rate * 1000 / th_timeout_ms(1000);
+	return t->exact_rate ? rate : rate * 1000 / th_timeout_ms(1000);
 }
 
 int
 th_traffic_start(struct th_traffic *t, double rate)
 {
-	t->rate = scaled(rate);
+	t->rate = scaled(t, rate);
 	t->last_ms = lf_now_ms();
 	if (pthread_create(&t->thread, NULL, traffic_main, t) != 0) {
 		return -1;
@@ -228,8 +244,70 @@ th_traffic_set_rate(struct th_traffic *t, double rate)
 	pthread_mutex_lock(&t->lock);
 	t->due = 0;
 	t->last_ms = lf_now_ms();
-	t->rate = scaled(rate);
+	t->rate = scaled(t, rate);
 	pthread_mutex_unlock(&t->lock);
+}
+
+/* The first turn of the round robin after the round under way. */
+static uint64_t
+next_round(const struct th_traffic *t)
+{
+	uint64_t n = (uint64_t)t->n;
+	return n > 0 ? (t->rr + n - 1) / n * n : t->rr;
+}
+
+/* Waits until the thread holds the uplinks (hold_set cleared). */
+static int
+wait_hold(struct th_traffic *t, int timeout_ms)
+{
+	int64_t deadline = lf_now_ms() + th_timeout_ms(timeout_ms);
+	for (;;) {
+		pthread_mutex_lock(&t->lock);
+		bool held = !t->hold_set;
+		uint64_t rr = t->rr, at = t->hold_at;
+		pthread_mutex_unlock(&t->lock);
+		if (held) {
+			return 0;
+		}
+		if (lf_now_ms() >= deadline) {
+			fprintf(stderr,
+			        "harness: traffic: at turn %llu of the round robin after %d ms, "
+			        "to hold at %llu\n",
+			        (unsigned long long)rr, timeout_ms, (unsigned long long)at);
+			return -1;
+		}
+		usleep(1000);
+	}
+}
+
+int
+th_traffic_end_round(struct th_traffic *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->hold_at = next_round(t);
+	t->hold_set = true;
+	/* The round under way goes on at the rate: one turn per 1/rate s. */
+	int ms = t->rate > 0 ? (int)((double)t->n * 1000.0 / t->rate) : 0;
+	pthread_mutex_unlock(&t->lock);
+	return wait_hold(t, ms + 5000);
+}
+
+int
+th_traffic_rounds(struct th_traffic *t, int k, int spread_ms)
+{
+	pthread_mutex_lock(&t->lock);
+	int senders = 0;
+	for (int i = 0; i < t->n; i++) {
+		senders += t->gws[i].sending;
+	}
+	t->hold_at = next_round(t) + (uint64_t)k * (uint64_t)t->n;
+	t->hold_set = true;
+	t->ack_paced = spread_ms <= 0;
+	t->rate = spread_ms > 0 ? scaled(t, (double)k * senders * 1000.0 / spread_ms) : 0;
+	t->due = spread_ms > 0 ? 1.0 : 0; /* the first at once */
+	t->last_ms = lf_now_ms();
+	pthread_mutex_unlock(&t->lock);
+	return wait_hold(t, (spread_ms > 0 ? spread_ms : 0) + 10000);
 }
 
 void
@@ -261,7 +339,7 @@ th_traffic_free(struct th_traffic *t)
 	th_traffic_stop(t);
 	for (int i = 0; i < t->n; i++) {
 		th_gw_close(&t->gws[i].gw);
-		free(t->gws[i].n_of);
+		free(t->gws[i].ups);
 	}
 	free(t->gws);
 	if (t->cap > 0) {
@@ -302,9 +380,18 @@ uint64_t
 th_traffic_n_of(struct th_traffic *t, int i, uint32_t seq)
 {
 	pthread_mutex_lock(&t->lock);
-	uint64_t n = seq < t->gws[i].sent ? t->gws[i].n_of[seq] : UINT64_MAX;
+	uint64_t n = seq < t->gws[i].sent ? t->gws[i].ups[seq].n : UINT64_MAX;
 	pthread_mutex_unlock(&t->lock);
 	return n;
+}
+
+int64_t
+th_traffic_sent_ms(struct th_traffic *t, int i, uint32_t seq)
+{
+	pthread_mutex_lock(&t->lock);
+	int64_t ms = seq < t->gws[i].sent ? t->gws[i].ups[seq].sent_ms : -1;
+	pthread_mutex_unlock(&t->lock);
+	return ms;
 }
 
 /* The first gateway whose acks are short (or that got something else):
@@ -400,18 +487,20 @@ th_tally_free(struct th_tally *y)
 {
 	for (int i = 0; i < y->n; i++) {
 		free(y->g[i].count);
+		free(y->g[i].first);
 	}
 	free(y->g);
 	memset(y, 0, sizeof(*y));
 }
 
-void
-th_tally_add(struct th_tally *y, int gw, uint32_t seq)
+/* One delivery: how many of seq there are now, 0 for a foreign one. */
+static unsigned
+tally_add(struct th_tally *y, int gw, uint32_t seq)
 {
 	y->total++;
 	if (gw < 0 || gw >= y->n || seq >= TMST_PER_GW) {
 		y->foreign++;
-		return;
+		return 0;
 	}
 	struct th_tally_gw *g = &y->g[gw];
 	if (seq >= g->cap) {
@@ -422,7 +511,7 @@ th_tally_add(struct th_tally *y, int gw, uint32_t seq)
 		uint8_t *p = realloc(g->count, cap);
 		if (p == NULL) {
 			y->foreign++;
-			return;
+			return 0;
 		}
 		memset(p + g->cap, 0, cap - g->cap);
 		g->count = p;
@@ -441,6 +530,33 @@ th_tally_add(struct th_tally *y, int gw, uint32_t seq)
 	if (g->count[seq] < UINT8_MAX) {
 		g->count[seq]++;
 	}
+	return g->count[seq];
+}
+
+void
+th_tally_add(struct th_tally *y, int gw, uint32_t seq)
+{
+	tally_add(y, gw, seq);
+}
+
+/* Keeps the router's time and hold_time of a first delivery. */
+static void
+remember_first(struct th_tally_gw *g, uint32_t seq, const cJSON *ev)
+{
+	if (g->first_cap < g->cap) {
+		struct th_tally_first *p = realloc(g->first, g->cap * sizeof(*p));
+		if (p == NULL) {
+			return;
+		}
+		memset(p + g->first_cap, 0, (g->cap - g->first_cap) * sizeof(*p));
+		g->first = p;
+		g->first_cap = g->cap;
+	}
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "t");
+	const cJSON *hold = cJSON_GetObjectItemCaseSensitive(ev, "hold_time");
+	g->first[seq] = (struct th_tally_first){
+	        .router_ms = cJSON_IsNumber(t) ? (int64_t)t->valuedouble : -1,
+	        .hold_ms = cJSON_IsNumber(hold) ? (int64_t)hold->valuedouble : -1};
 }
 
 void
@@ -459,8 +575,8 @@ th_tally_up_payload(struct th_tally *y, const char *payload)
 	cJSON_Delete(root);
 }
 
-static void
-tally_packet(struct th_tally *y, const cJSON *ev)
+void
+th_tally_router_packet(struct th_tally *y, const cJSON *ev)
 {
 	const cJSON *ts = cJSON_GetObjectItemCaseSensitive(ev, "timestamp");
 	const cJSON *key = cJSON_GetObjectItemCaseSensitive(ev, "gateway");
@@ -472,7 +588,10 @@ tally_packet(struct th_tally *y, const cJSON *ev)
 	}
 	uint32_t off = (uint32_t)ts->valuedouble - TMST_BASE;
 	int gw = (int)(off / TMST_PER_GW);
-	th_tally_add(y, gw, off % TMST_PER_GW);
+	uint32_t seq = off % TMST_PER_GW;
+	if (tally_add(y, gw, seq) == 1) {
+		remember_first(&y->g[gw], seq, ev);
+	}
 	if (gw < y->n) {
 		struct th_tally_gw *g = &y->g[gw];
 		if (g->key[0] == '\0') {
@@ -502,7 +621,7 @@ th_tally_router_events(struct th_tally *y, const struct th_router *r)
 		*nl = '\0';
 		if (strstr(p, "\"ev\":\"packet\"") != NULL) {
 			cJSON *ev = cJSON_Parse(p);
-			tally_packet(y, ev);
+			th_tally_router_packet(y, ev);
 			cJSON_Delete(ev);
 			packets++;
 		}
@@ -520,6 +639,16 @@ th_tally_count(const struct th_tally *y, int gw, uint32_t seq)
 		return 0;
 	}
 	return y->g[gw].count[seq];
+}
+
+bool
+th_tally_first(const struct th_tally *y, int gw, uint32_t seq, struct th_tally_first *out)
+{
+	if (th_tally_count(y, gw, seq) == 0 || seq >= y->g[gw].first_cap) {
+		return false;
+	}
+	*out = y->g[gw].first[seq];
+	return true;
 }
 
 unsigned

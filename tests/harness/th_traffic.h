@@ -12,6 +12,10 @@
  *
  * A tally (struct th_tally) counts what a receiver got, per gateway and
  * sequence number.
+ *
+ * Besides the steady rate, the traffic can be run in whole rounds (every
+ * sending gateway as many uplinks: th_traffic_end_round, th_traffic_rounds),
+ * which th_fleet.h builds on.
  */
 #ifndef TH_TRAFFIC_H
 #define TH_TRAFFIC_H
@@ -21,6 +25,11 @@
 
 #include <pthread.h>
 
+struct th_traffic_up {
+	uint64_t n;      /* its place among every uplink sent */
+	int64_t sent_ms; /* wall clock just before its PUSH_DATA */
+};
+
 struct th_traffic_gw {
 	struct th_gateway gw;
 	bool sending;        /* in the uplinks' round robin */
@@ -28,9 +37,9 @@ struct th_traffic_gw {
 	uint32_t sent;       /* uplinks sent: seq 0..sent-1 */
 	uint32_t push_acked; /* PUSH_ACKs received */
 	uint32_t pulls, pull_acked;
-	uint32_t other; /* any other datagram received (none expected) */
-	uint64_t *n_of; /* n_of[seq]: the uplink's place among all sent */
-	uint32_t n_cap;
+	uint32_t other;            /* any other datagram received (none expected) */
+	struct th_traffic_up *ups; /* ups[seq] */
+	uint32_t ups_cap;
 	int64_t next_pull_ms;
 };
 
@@ -38,6 +47,7 @@ struct th_traffic {
 	/* Read-only once started. */
 	uint16_t bridge_port;
 	int pull_interval_ms;
+	bool exact_rate; /* rates as given, not divided by $LF_TEST_TIMEOUT_SCALE */
 	/* Everything below is the thread's: read it through the functions. */
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -45,8 +55,12 @@ struct th_traffic {
 	double rate;     /* uplinks per second over all sending gateways */
 	double due;      /* uplinks owed to the rate, not sent yet */
 	int64_t last_ms; /* when `due` was last brought up to date */
-	uint32_t rr;     /* round-robin cursor */
+	uint64_t rr;     /* round-robin cursor: a round is n turns */
+	bool hold_set;   /* the uplinks hold once rr reaches hold_at */
+	uint64_t hold_at;
+	bool ack_paced;  /* each uplink once the previous ones are acked */
 	uint64_t n_sent; /* uplinks sent in all */
+	uint64_t n_push_acked;
 	uint32_t send_errors;
 	int n, cap;
 	struct th_traffic_gw *gws;
@@ -71,6 +85,18 @@ int th_traffic_start(struct th_traffic *t, double rate);
 /* Changes the rate (0 holds the uplinks; keepalives go on). Returns once
  * the thread has seen it: nothing at the old rate leaves afterwards. */
 void th_traffic_set_rate(struct th_traffic *t, double rate);
+/*
+ * Rounds, for a fixed set of gateways: a round is one turn of the round
+ * robin over every gateway, one uplink from each that sends.
+ * th_traffic_end_round: the uplinks go on at the rate until the round
+ * under way is complete, then hold (rate 0). th_traffic_rounds: k more
+ * rounds (after the one under way, if any), spread evenly over spread_ms,
+ * or with spread_ms 0 each uplink as soon as every earlier one has its
+ * PUSH_ACK; then they hold. Both return once the uplinks hold: 0, or -1
+ * (on stderr) when that did not happen in time.
+ */
+int th_traffic_end_round(struct th_traffic *t);
+int th_traffic_rounds(struct th_traffic *t, int k, int spread_ms);
 /* Turns a gateway's uplinks and keepalives on or off. */
 void th_traffic_set_gw(struct th_traffic *t, int i, bool sending, bool pulling);
 /* Stops and joins the thread (idempotent); the sockets stay open. */
@@ -87,6 +113,8 @@ uint64_t th_traffic_total_sent(struct th_traffic *t);
 uint32_t th_traffic_send_errors(struct th_traffic *t);
 /* The place among all uplinks of gateway i's uplink seq (it must be sent). */
 uint64_t th_traffic_n_of(struct th_traffic *t, int i, uint32_t seq);
+/* The wall clock just before gateway i's uplink seq left; -1 if not sent. */
+int64_t th_traffic_sent_ms(struct th_traffic *t, int i, uint32_t seq);
 /*
  * Waits until every uplink and PULL_DATA sent so far has its ack (the
  * bridge has them all): 0, or -1 with the first gateway short of acks on
@@ -101,9 +129,17 @@ void th_traffic_settle(struct th_traffic *t, int quiet_ms);
 /* ---------------------------------------------------------------------- */
 /* What a receiver got                                                    */
 
+struct th_tally_first {
+	int64_t router_ms; /* the router's `t` */
+	int64_t hold_ms;   /* the packet's hold_time */
+};
+
 struct th_tally_gw {
 	uint8_t *count; /* deliveries of each seq */
 	uint32_t cap;
+	/* Router packets: the first delivery of each seq (first_cap <= cap). */
+	struct th_tally_first *first;
+	uint32_t first_cap;
 	uint32_t unique, dups;
 	int64_t max_seq;       /* the highest seq delivered so far, -1 before any */
 	uint32_t disorder;     /* first deliveries of a seq below max_seq */
@@ -132,6 +168,11 @@ void th_tally_up_payload(struct th_tally *y, const char *payload);
  * Returns the number of packets read.
  */
 int th_tally_router_events(struct th_tally *y, const struct th_router *r);
+/* One router `packet` event (from the file or the router's queue). */
+void th_tally_router_packet(struct th_tally *y, const cJSON *ev);
+/* The router's time and hold_time of the first delivery of seq of gateway
+ * gw, when there was one from a router packet. */
+bool th_tally_first(const struct th_tally *y, int gw, uint32_t seq, struct th_tally_first *out);
 /* Deliveries of seq of gateway gw (0 when never). */
 unsigned th_tally_count(const struct th_tally *y, int gw, uint32_t seq);
 

@@ -464,7 +464,7 @@ test_read_only(void **state)
 	assert_int_equal(keys, OLD + 2 * NEW);
 	assert_int_equal(temps, 0);
 	check_old_keys();
-	assert_int_equal(old.foreign + old.unverified + old.wrong_key, 0);
+	assert_int_equal(th_fleet_defects(&old), 0);
 	print_message("read-only: %d new gateways disabled (also across a restart), keys made "
 	              "%lld ms after the remount; %d uplinks of the old gateways delivered once "
 	              "each\n",

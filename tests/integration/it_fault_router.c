@@ -163,23 +163,23 @@ check_uplinks(uint32_t first, uint32_t last, int want, int64_t held_until, int *
 {
 	for (int i = 0; i < fleet.n; i++) {
 		for (uint32_t seq = first; seq <= last; seq++) {
-			const struct th_fleet_up *u = &fleet.g[i].ups[seq - 1];
-			if (u->delivered != want) {
+			const struct th_fleet_up u = th_fleet_up(&fleet, i, seq);
+			if (u.delivered != want) {
 				fail_msg("gateway %d uplink %u: delivered %d times, want %d", i,
-				         seq, u->delivered, want);
+				         seq, u.delivered, want);
 			}
 			if (want == 0) {
 				continue;
 			}
-			int64_t span = u->router_ms - u->sent_ms;
-			if (u->hold_ms > span + 2 || u->hold_ms < span - 2 * TRANSIT_MS ||
-			    (held_until > 0 && u->hold_ms < held_until - u->sent_ms - TRANSIT_MS)) {
+			int64_t span = u.router_ms - u.sent_ms;
+			if (u.hold_ms > span + 2 || u.hold_ms < span - 2 * TRANSIT_MS ||
+			    (held_until > 0 && u.hold_ms < held_until - u.sent_ms - TRANSIT_MS)) {
 				fail_msg(
 				        "gateway %d uplink %u: hold_time %lld ms, but sent %lld ms "
 				        "before the router had it (held until %lld ms after "
 				        "sending)",
-				        i, seq, (long long)u->hold_ms, (long long)span,
-				        (long long)(held_until > 0 ? held_until - u->sent_ms : 0));
+				        i, seq, (long long)u.hold_ms, (long long)span,
+				        (long long)(held_until > 0 ? held_until - u.sent_ms : 0));
 			}
 			(*checked)++;
 		}
@@ -189,9 +189,9 @@ check_uplinks(uint32_t first, uint32_t last, int want, int64_t held_until, int *
 static uint32_t
 sent_by_each(void)
 {
-	uint32_t n = fleet.g[0].sent;
+	uint32_t n = th_fleet_sent_by(&fleet, 0);
 	for (int i = 1; i < fleet.n; i++) {
-		assert_int_equal(fleet.g[i].sent, n);
+		assert_int_equal(th_fleet_sent_by(&fleet, i), n);
 	}
 	return n;
 }
@@ -234,7 +234,7 @@ test_killed_and_restarted(void **state)
 	int64_t restored_ms = lf_wall_ms() - back_at;
 	check_uplinks(first, first + burst - QUEUE_SIZE - 1, 0, 0, &checked);
 	check_uplinks(first + burst - QUEUE_SIZE, first + burst - 1, 1, back_at, &checked);
-	assert_int_equal(fleet.foreign + fleet.unverified + fleet.wrong_key, 0);
+	assert_int_equal(th_fleet_defects(&fleet), 0);
 
 	/* A quiet second more: nobody comes back twice. */
 	usleep(1000 * 1000);
@@ -282,20 +282,21 @@ test_frozen_briefly(void **state)
 	        th_fleet_wait_delivered(&fleet, &router, th_fleet_sent(&fleet) - dropped, WAIT_MS));
 	int late = 0, checked = 0;
 	for (int i = 0; i < fleet.n; i++) {
-		for (uint32_t seq = first; seq <= fleet.g[i].sent; seq++) {
-			const struct th_fleet_up *u = &fleet.g[i].ups[seq - 1];
-			assert_int_equal(u->delivered, 1);
-			assert_true(u->hold_ms <= TRANSIT_MS);
+		uint32_t sent = th_fleet_sent_by(&fleet, i);
+		for (uint32_t seq = first; seq <= sent; seq++) {
+			const struct th_fleet_up u = th_fleet_up(&fleet, i, seq);
+			assert_int_equal(u.delivered, 1);
+			assert_true(u.hold_ms <= TRANSIT_MS);
 			checked++;
-			if (u->sent_ms > frozen_at + TRANSIT_MS && u->sent_ms + 1000 < thawed_at) {
+			if (u.sent_ms > frozen_at + TRANSIT_MS && u.sent_ms + 1000 < thawed_at) {
 				/* Sent well inside the freeze: at the router only after. */
-				assert_true(u->router_ms >= thawed_at);
+				assert_true(u.router_ms >= thawed_at);
 				late++;
 			}
 		}
 	}
 	assert_true(late > GATEWAYS * 4);
-	assert_int_equal(fleet.foreign + fleet.unverified + fleet.wrong_key, 0);
+	assert_int_equal(th_fleet_defects(&fleet), 0);
 	expect_metric("router_connect_attempts_total", NULL, NULL, attempts);
 	assert_int_equal((int)th_router_stat(&router, "registers"), GATEWAYS);
 	print_message("freeze: %d uplinks delivered once each, %d of them sent while frozen; "

@@ -209,7 +209,7 @@ test_refused_registrations_back_off(void **state)
 		usleep(100 * 1000);
 	}
 	assert_int_equal(th_fleet_traffic_stop(&fleet), 0);
-	uint32_t per_gateway = fleet.g[0].sent;
+	uint32_t per_gateway = th_fleet_sent_by(&fleet, 0);
 	assert_true(per_gateway > QUEUE_SIZE);
 	for (int k = 0; k < 2; k++) {
 		double got;
@@ -242,22 +242,23 @@ test_refused_registrations_back_off(void **state)
 		wmax[k] = w0 > wmax[k] ? w0 : wmax[k];
 		registers[k] += th_fleet_gw_count(g, fleet.g[i].hex, "registers");
 		/* The newest queue_size uplinks, once each; the others dropped. */
-		for (uint32_t seq = 1; seq <= fleet.g[i].sent; seq++) {
-			const struct th_fleet_up *u = &fleet.g[i].ups[seq - 1];
-			int delivered = seq > fleet.g[i].sent - QUEUE_SIZE;
-			assert_int_equal(u->delivered, delivered);
-			int64_t span = u->router_ms - u->sent_ms;
+		uint32_t sent = th_fleet_sent_by(&fleet, i);
+		for (uint32_t seq = 1; seq <= sent; seq++) {
+			const struct th_fleet_up u = th_fleet_up(&fleet, i, seq);
+			int delivered = seq > sent - QUEUE_SIZE;
+			assert_int_equal(u.delivered, delivered);
+			int64_t span = u.router_ms - u.sent_ms;
 			if (delivered &&
-			    (u->hold_ms > span + 2 || u->hold_ms < span - 2 * TRANSIT_MS ||
-			     u->hold_ms < released_at - u->sent_ms - TRANSIT_MS)) {
+			    (u.hold_ms > span + 2 || u.hold_ms < span - 2 * TRANSIT_MS ||
+			     u.hold_ms < released_at - u.sent_ms - TRANSIT_MS)) {
 				fail_msg("gateway %d uplink %u: hold_time %lld ms, %lld ms from "
 				         "sending to the router",
-				         i, seq, (long long)u->hold_ms, (long long)span);
+				         i, seq, (long long)u.hold_ms, (long long)span);
 			}
 		}
 	}
 	cJSON_Delete(g);
-	assert_int_equal(fleet.foreign + fleet.unverified + fleet.wrong_key, 0);
+	assert_int_equal(th_fleet_defects(&fleet), 0);
 	/* The jitter spreads the fleet: first waits cover most of +-30 %. */
 	for (int k = 0; k < 2; k++) {
 		assert_true(wmax[k] - wmin[k] >= inst[k].b_min * 3 / 10);
