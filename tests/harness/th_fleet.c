@@ -298,32 +298,3 @@ th_backoff_count_bounds(int64_t window_ms, int64_t first, int64_t max, int64_t s
 		b = 2 * b < max ? 2 * b : max;
 	}
 }
-
-bool
-th_fleet_wait_metric(const struct th_broker *b, const char *instance, const char *name,
-                     const char *label_key, const char *label_value, double want, int timeout_ms,
-                     double *got)
-{
-	int64_t deadline = lf_now_ms() + th_timeout_ms(timeout_ms);
-	double v = -1;
-	for (;;) {
-		if (th_routerlink_metric(b, instance, name, label_key, label_value, &v) == 0 &&
-		    v == want) {
-			break;
-		}
-		if (lf_now_ms() >= deadline) {
-			fprintf(stderr, "harness: %s %s{%s=%s} is %g, want %g\n", instance, name,
-			        label_key != NULL ? label_key : "",
-			        label_value != NULL ? label_value : "", v, want);
-			if (got != NULL) {
-				*got = v;
-			}
-			return false;
-		}
-		usleep(200 * 1000);
-	}
-	if (got != NULL) {
-		*got = v;
-	}
-	return true;
-}

@@ -117,10 +117,4 @@ int th_backoff_check(const int64_t *t, int n, int64_t first, int64_t max, int64_
 void th_backoff_count_bounds(int64_t window_ms, int64_t first, int64_t max, int64_t slop_lo,
                              int64_t slop_hi, int *lo, int *hi);
 
-/* Polls routerlink <instance>'s metrics snapshot until the series equals
- * want; false (with the last value in *got) on timeout. */
-bool th_fleet_wait_metric(const struct th_broker *b, const char *instance, const char *name,
-                          const char *label_key, const char *label_value, double want,
-                          int timeout_ms, double *got);
-
 #endif

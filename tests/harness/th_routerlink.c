@@ -251,3 +251,49 @@ th_routerlink_metric(const struct th_broker *b, const char *instance, const char
 	cJSON_Delete(snap);
 	return 0;
 }
+
+bool
+th_routerlink_wait_metric(const struct th_broker *b, const char *instance, const char *name,
+                          const char *label_key, const char *label_value, double want,
+                          int timeout_ms)
+{
+	int64_t deadline = lf_now_ms() + th_timeout_ms(timeout_ms);
+	double v = -1;
+	while (th_routerlink_metric(b, instance, name, label_key, label_value, &v) != 0 ||
+	       v != want) {
+		if (lf_now_ms() >= deadline) {
+			fprintf(stderr, "harness: %s %s{%s=%s} is %g, want %g\n", instance, name,
+			        label_key != NULL ? label_key : "",
+			        label_value != NULL ? label_value : "", v, want);
+			return false;
+		}
+		usleep(200 * 1000);
+	}
+	return true;
+}
+
+double
+th_routerlink_metric_at(const struct th_broker *b, const char *instance, const char *name,
+                        const char *label_key, const char *label_value, const char *file, int line)
+{
+	double v = 0;
+	if (th_routerlink_metric(b, instance, name, label_key, label_value, &v) != 0) {
+		print_error("%s:%d: routerlink %s published no metrics snapshot\n", file, line,
+		            instance);
+		_fail(file, line);
+	}
+	return v;
+}
+
+void
+th_routerlink_expect_metric_at(const struct th_broker *b, const char *instance, const char *name,
+                               const char *label_key, const char *label_value, double want,
+                               int timeout_ms, const char *file, int line)
+{
+	if (!th_routerlink_wait_metric(b, instance, name, label_key, label_value, want,
+	                               timeout_ms)) {
+		print_error("%s:%d: routerlink %s: %s{%s} is not %g\n", file, line, instance, name,
+		            label_value != NULL ? label_value : "", want);
+		_fail(file, line);
+	}
+}

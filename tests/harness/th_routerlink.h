@@ -32,6 +32,26 @@ int th_routerlink_gateway_up(struct th_router *r, struct th_gateway *gw, const c
  */
 int th_routerlink_metric(const struct th_broker *b, const char *instance, const char *name,
                          const char *label_key, const char *label_value, double *out);
+/* Polls that snapshot until the series equals want: true, or false on
+ * timeout (with the last value on stderr). */
+bool th_routerlink_wait_metric(const struct th_broker *b, const char *instance, const char *name,
+                               const char *label_key, const char *label_value, double want,
+                               int timeout_ms);
+/* For the tests: the value, failing the test when there is no snapshot;
+ * and the wait, failing the test on timeout. */
+double th_routerlink_metric_at(const struct th_broker *b, const char *instance, const char *name,
+                               const char *label_key, const char *label_value, const char *file,
+                               int line);
+void th_routerlink_expect_metric_at(const struct th_broker *b, const char *instance,
+                                    const char *name, const char *label_key,
+                                    const char *label_value, double want, int timeout_ms,
+                                    const char *file, int line);
+#define TH_RL_METRIC(b, instance, name, label_key, label_value)                                    \
+	th_routerlink_metric_at((b), (instance), (name), (label_key), (label_value), __FILE__,     \
+	                        __LINE__)
+#define TH_RL_EXPECT_METRIC(b, instance, name, label_key, label_value, want, timeout_ms)           \
+	th_routerlink_expect_metric_at((b), (instance), (name), (label_key), (label_value),        \
+	                               (want), (timeout_ms), __FILE__, __LINE__)
 
 /* Restarts it with the same INI (keys kept). */
 int th_routerlink_restart(struct th_daemon *d);

@@ -182,23 +182,10 @@ start_routerlink(bool restart)
 
 /* ---- checks ----------------------------------------------------------- */
 
-static double
-metric(const char *name, const char *label, const char *value)
-{
-	double v;
-	assert_int_equal(th_routerlink_metric(&suite.broker, INSTANCE, name, label, value, &v), 0);
-	return v;
-}
-
-static void
-expect_metric(const char *name, const char *label, const char *value, double want)
-{
-	double got;
-	if (!th_fleet_wait_metric(&suite.broker, INSTANCE, name, label, value, want, WAIT_MS,
-	                          &got)) {
-		fail_msg("%s{%s} is %g, want %g", name, value != NULL ? value : "", got, want);
-	}
-}
+/* routerlink's metrics snapshot (th_routerlink.h), failing the test. */
+#define METRIC(name, label, value) TH_RL_METRIC(&suite.broker, INSTANCE, name, label, value)
+#define EXPECT_METRIC(name, label, value, want)                                                    \
+	TH_RL_EXPECT_METRIC(&suite.broker, INSTANCE, name, label, value, want, WAIT_MS)
 
 /* Key files and temporary files in the directory (the filler aside). */
 static void
@@ -375,15 +362,15 @@ test_disk_full(void **state)
 	size_t mark = th_daemon_log_mark(&rl);
 	assert_int_equal(th_fleet_traffic_start(&old, 1000), 0);
 	assert_int_equal(th_fleet_open(&full, NEW, EUI_FULL, suite.bridge.udp_port), 0);
-	expect_metric("keys_failed_total", NULL, NULL, NEW);
-	expect_metric("gateways_disabled", NULL, NULL, NEW);
+	EXPECT_METRIC("keys_failed_total", NULL, NULL, NEW);
+	EXPECT_METRIC("gateways_disabled", NULL, NULL, NEW);
 	check_disabled(&full, "No space left on device");
 	assert_int_equal(th_daemon_log_count(&rl, mark,
 	                                     "disabled: .*: cannot write: No space left on device"),
 	                 NEW);
 	/* Their uplinks go nowhere, counted. */
 	assert_int_equal(th_fleet_burst(&full, 2, 0), 0);
-	expect_metric("uplinks_filtered_total", "reason", "gateway_disabled", 2 * NEW);
+	EXPECT_METRIC("uplinks_filtered_total", "reason", "gateway_disabled", 2 * NEW);
 	/* Nothing half-made; the old gateways' traffic goes on. */
 	int keys, temps;
 	count_files(&keys, &temps);
@@ -393,16 +380,16 @@ test_disk_full(void **state)
 	assert_int_equal(th_fleet_traffic_stop(&old), 0);
 	assert_true(th_fleet_wait_delivered(&old, &router, th_fleet_sent(&old), WAIT_MS));
 	check_old_keys();
-	double created = metric("keys_created_total", NULL, NULL);
+	double created = METRIC("keys_created_total", NULL, NULL);
 
 	/* Space again: the retry makes the keys, no restart. */
 	int64_t freed_at = lf_now_ms();
 	free_disk();
-	expect_metric("gateways_disabled", NULL, NULL, 0);
+	EXPECT_METRIC("gateways_disabled", NULL, NULL, 0);
 	assert_true(wait_sessions(&full, 1, RETRY_MS + WAIT_MS));
 	int64_t recovered_ms = lf_now_ms() - freed_at;
-	expect_metric("keys_created_total", NULL, NULL, created + NEW);
-	expect_metric("keys_failed_total", NULL, NULL, NEW);
+	EXPECT_METRIC("keys_created_total", NULL, NULL, created + NEW);
+	EXPECT_METRIC("keys_failed_total", NULL, NULL, NEW);
 	check_enabled(&full);
 	assert_int_equal(th_daemon_log_count(&rl, mark, "enabled: its key .* is usable now"), NEW);
 	/* And their uplinks flow. */
@@ -424,10 +411,10 @@ test_read_only(void **state)
 	(void)state;
 	remount("ro");
 	size_t mark = th_daemon_log_mark(&rl);
-	double failed = metric("keys_failed_total", NULL, NULL);
+	double failed = METRIC("keys_failed_total", NULL, NULL);
 	assert_int_equal(th_fleet_open(&ro, NEW, EUI_RO, suite.bridge.udp_port), 0);
-	expect_metric("keys_failed_total", NULL, NULL, failed + NEW);
-	expect_metric("gateways_disabled", NULL, NULL, NEW);
+	EXPECT_METRIC("keys_failed_total", NULL, NULL, failed + NEW);
+	EXPECT_METRIC("gateways_disabled", NULL, NULL, NEW);
 	check_disabled(&ro, "Read-only file system");
 	assert_int_equal(
 	        th_daemon_log_count(&rl, mark, "disabled: .*: cannot write: Read-only file system"),
@@ -443,8 +430,8 @@ test_read_only(void **state)
 	snprintf(started, sizeof(started), "routerlink " INSTANCE " started .* %d gateway",
 	         OLD + NEW);
 	assert_int_equal(th_daemon_log_count(&rl, mark, started), 1);
-	expect_metric("gateways_disabled", NULL, NULL, NEW);
-	expect_metric("keys_failed_total", NULL, NULL, NEW);
+	EXPECT_METRIC("gateways_disabled", NULL, NULL, NEW);
+	EXPECT_METRIC("keys_failed_total", NULL, NULL, NEW);
 	assert_true(wait_sessions(&old, 2, WAIT_MS));
 	assert_true(wait_sessions(&full, 2, WAIT_MS));
 	old_traffic(1500);
@@ -452,10 +439,10 @@ test_read_only(void **state)
 	/* Writable again: the retry makes the keys. */
 	int64_t rw_at = lf_now_ms();
 	remount("rw");
-	expect_metric("gateways_disabled", NULL, NULL, 0);
+	EXPECT_METRIC("gateways_disabled", NULL, NULL, 0);
 	assert_true(wait_sessions(&ro, 1, RETRY_MS + WAIT_MS));
 	int64_t recovered_ms = lf_now_ms() - rw_at;
-	expect_metric("keys_created_total", NULL, NULL, NEW);
+	EXPECT_METRIC("keys_created_total", NULL, NULL, NEW);
 	check_enabled(&ro);
 	assert_int_equal(th_fleet_burst(&ro, 2, 0), 0);
 	assert_true(th_fleet_wait_delivered(&ro, &router, 2 * NEW, WAIT_MS));

@@ -58,30 +58,17 @@ static uint64_t sent_before_start;
 /* Uplinks dropped on purpose so far (queue_full, stale): never delivered. */
 static uint64_t dropped;
 
-static double
-metric(const char *name, const char *label, const char *value)
-{
-	double v;
-	assert_int_equal(th_routerlink_metric(&suite.broker, INSTANCE, name, label, value, &v), 0);
-	return v;
-}
-
-static void
-expect_metric(const char *name, const char *label, const char *value, double want)
-{
-	double got;
-	if (!th_fleet_wait_metric(&suite.broker, INSTANCE, name, label, value, want, WAIT_MS,
-	                          &got)) {
-		fail_msg("%s{%s} is %g, want %g", name, value != NULL ? value : "", got, want);
-	}
-}
+/* routerlink's metrics snapshot (th_routerlink.h), failing the test. */
+#define METRIC(name, label, value) TH_RL_METRIC(&suite.broker, INSTANCE, name, label, value)
+#define EXPECT_METRIC(name, label, value, want)                                                    \
+	TH_RL_EXPECT_METRIC(&suite.broker, INSTANCE, name, label, value, want, WAIT_MS)
 
 /* Every uplink sent so far has reached routerlink, and the metrics
  * snapshot says so: counters read after this are current. */
 static void
 sync_metrics(void)
 {
-	expect_metric("uplinks_received_total", NULL, NULL,
+	EXPECT_METRIC("uplinks_received_total", NULL, NULL,
 	              (double)(th_fleet_sent(&fleet) - sent_before_start));
 }
 
@@ -211,19 +198,19 @@ test_killed_and_restarted(void **state)
 	int checked = 0;
 	check_uplinks(1, sent_by_each(), 1, 0, &checked);
 	sync_metrics();
-	double attempts = metric("router_connect_attempts_total", NULL, NULL);
-	double full = metric("uplinks_dropped_total", "reason", "queue_full");
-	double stale = metric("uplinks_dropped_total", "reason", "stale");
+	double attempts = METRIC("router_connect_attempts_total", NULL, NULL);
+	double full = METRIC("uplinks_dropped_total", "reason", "queue_full");
+	double stale = METRIC("uplinks_dropped_total", "reason", "stale");
 
 	assert_int_equal(th_router_kill(&router), 0);
-	expect_metric("gateways_connected", NULL, NULL, 0);
+	EXPECT_METRIC("gateways_connected", NULL, NULL, 0);
 	uint32_t first = sent_by_each() + 1;
 	const int burst = QUEUE_SIZE + 2;
 	assert_int_equal(th_fleet_burst(&fleet, burst, 2000), 0);
 	/* All of them in routerlink, none sendable: each gateway keeps its
 	 * newest QUEUE_SIZE and drops 2. */
 	sync_metrics();
-	expect_metric("uplinks_dropped_total", "reason", "queue_full",
+	EXPECT_METRIC("uplinks_dropped_total", "reason", "queue_full",
 	              full + GATEWAYS * (burst - QUEUE_SIZE));
 	int64_t back_at = lf_wall_ms();
 	assert_int_equal(th_router_restart(&router), 0);
@@ -246,8 +233,8 @@ test_killed_and_restarted(void **state)
 	cJSON_Delete(g);
 	assert_int_equal((int)th_router_stat(&router, "connections"), CHANNELS);
 	assert_int_equal((int)th_router_stat(&router, "registers"), GATEWAYS);
-	expect_metric("router_connect_attempts_total", NULL, NULL, attempts + GATEWAYS);
-	expect_metric("uplinks_dropped_total", "reason", "stale", stale);
+	EXPECT_METRIC("router_connect_attempts_total", NULL, NULL, attempts + GATEWAYS);
+	EXPECT_METRIC("uplinks_dropped_total", "reason", "stale", stale);
 	print_message("kill: %d uplinks checked; %d held per gateway delivered %lld ms after the "
 	              "restart; %d dropped (queue_full); %d attempts, %d registers over %d "
 	              "connections\n",
@@ -267,7 +254,7 @@ test_frozen_briefly(void **state)
 {
 	(void)state;
 	sync_metrics();
-	double attempts = metric("router_connect_attempts_total", NULL, NULL);
+	double attempts = METRIC("router_connect_attempts_total", NULL, NULL);
 	uint32_t first = sent_by_each() + 1;
 	assert_int_equal(th_fleet_traffic_start(&fleet, 1000), 0);
 	usleep(1000 * 1000);
@@ -297,7 +284,7 @@ test_frozen_briefly(void **state)
 	}
 	assert_true(late > GATEWAYS * 4);
 	assert_int_equal(th_fleet_defects(&fleet), 0);
-	expect_metric("router_connect_attempts_total", NULL, NULL, attempts);
+	EXPECT_METRIC("router_connect_attempts_total", NULL, NULL, attempts);
 	assert_int_equal((int)th_router_stat(&router, "registers"), GATEWAYS);
 	print_message("freeze: %d uplinks delivered once each, %d of them sent while frozen; "
 	              "no reconnect\n",
@@ -350,12 +337,12 @@ test_empty_envelope_refusals_and_stale(void **state)
 	unsetenv("LORAFLEET_ROUTERLINK_QUEUE_MAX_AGE");
 	assert_int_equal(rc, 0);
 	assert_true(wait_sessions(2, WAIT_MS));
-	expect_metric("gateways_connected", NULL, NULL, GATEWAYS);
+	EXPECT_METRIC("gateways_connected", NULL, NULL, GATEWAYS);
 	sync_metrics();
-	expect_metric("router_connect_attempts_total", NULL, NULL, GATEWAYS);
-	double attempts = metric("router_connect_attempts_total", NULL, NULL);
-	double stale = metric("uplinks_dropped_total", "reason", "stale");
-	double full = metric("uplinks_dropped_total", "reason", "queue_full");
+	EXPECT_METRIC("router_connect_attempts_total", NULL, NULL, GATEWAYS);
+	double attempts = METRIC("router_connect_attempts_total", NULL, NULL);
+	double stale = METRIC("uplinks_dropped_total", "reason", "stale");
+	double full = METRIC("uplinks_dropped_total", "reason", "queue_full");
 	size_t mark = th_daemon_log_mark(&rl);
 	cJSON *before = th_fleet_router_gateways(&router);
 
@@ -369,13 +356,13 @@ test_empty_envelope_refusals_and_stale(void **state)
 	assert_non_null(r);
 	assert_int_equal((int)cJSON_GetObjectItem(r, "count")->valuedouble, GATEWAYS);
 	cJSON_Delete(r);
-	expect_metric("gateways_connected", NULL, NULL, 0);
+	EXPECT_METRIC("gateways_connected", NULL, NULL, 0);
 
 	/* Two uplinks each that will be too old by the time the router takes
 	 * registrations again... */
 	uint32_t first = sent_by_each() + 1;
 	assert_int_equal(th_fleet_burst(&fleet, 2, 0), 0);
-	expect_metric("uplinks_dropped_total", "reason", "stale", stale + 2 * GATEWAYS);
+	EXPECT_METRIC("uplinks_dropped_total", "reason", "stale", stale + 2 * GATEWAYS);
 	/* ...and two that will not. */
 	assert_int_equal(th_fleet_burst(&fleet, 2, 0), 0);
 	int64_t released_at = lf_wall_ms();
@@ -402,8 +389,8 @@ test_empty_envelope_refusals_and_stale(void **state)
 	cJSON_Delete(g);
 	cJSON_Delete(before);
 	assert_int_equal(registers, refused + GATEWAYS);
-	expect_metric("router_connect_attempts_total", NULL, NULL, attempts + registers);
-	expect_metric("uplinks_dropped_total", "reason", "queue_full", full);
+	EXPECT_METRIC("router_connect_attempts_total", NULL, NULL, attempts + registers);
+	EXPECT_METRIC("uplinks_dropped_total", "reason", "queue_full", full);
 	/* Each empty envelope seen: the end_all's, and one per refusal. */
 	assert_int_equal(th_daemon_log_count(&rl, mark, "the router sent the empty envelope"),
 	                 GATEWAYS + refused);
@@ -489,7 +476,7 @@ test_streams_killed_after_the_session(void **state)
 	cJSON_Delete(after);
 	cJSON_Delete(g);
 	cJSON_Delete(before);
-	expect_metric("gateways_connected", NULL, NULL, GATEWAYS);
+	EXPECT_METRIC("gateways_connected", NULL, NULL, GATEWAYS);
 	print_message("streams killed 1 s after opening for %lld ms: %d registers (%.1f per "
 	              "gateway, fewest %d)\n",
 	              (long long)(stop - start), total, (double)total / GATEWAYS, fewest);

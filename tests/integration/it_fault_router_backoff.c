@@ -212,10 +212,8 @@ test_refused_registrations_back_off(void **state)
 	uint32_t per_gateway = th_fleet_sent_by(&fleet, 0);
 	assert_true(per_gateway > QUEUE_SIZE);
 	for (int k = 0; k < 2; k++) {
-		double got;
-		assert_true(th_fleet_wait_metric(&suite.broker, inst[k].name,
-		                                 "uplinks_received_total", NULL, NULL,
-		                                 per_gateway * inst[k].gateways, WAIT_MS, &got));
+		TH_RL_EXPECT_METRIC(&suite.broker, inst[k].name, "uplinks_received_total", NULL,
+		                    NULL, per_gateway * inst[k].gateways, WAIT_MS);
 	}
 	while (lf_wall_ms() < first + RELEASE_AFTER_MS) {
 		usleep(20 * 1000);
@@ -262,19 +260,16 @@ test_refused_registrations_back_off(void **state)
 	/* The jitter spreads the fleet: first waits cover most of +-30 %. */
 	for (int k = 0; k < 2; k++) {
 		assert_true(wmax[k] - wmin[k] >= inst[k].b_min * 3 / 10);
-		double got;
-		assert_true(th_fleet_wait_metric(&suite.broker, inst[k].name,
-		                                 "router_connect_attempts_total", NULL, NULL,
-		                                 registers[k], WAIT_MS, &got));
-		assert_true(th_fleet_wait_metric(&suite.broker, inst[k].name,
-		                                 "uplinks_dropped_total", "reason", "queue_full",
-		                                 (per_gateway - QUEUE_SIZE) * inst[k].gateways,
-		                                 WAIT_MS, &got));
-		assert_true(th_fleet_wait_metric(&suite.broker, inst[k].name,
-		                                 "uplinks_dropped_total", "reason", "stale", 0,
-		                                 WAIT_MS, &got));
-		assert_true(th_fleet_wait_metric(&suite.broker, inst[k].name, "gateways_connected",
-		                                 NULL, NULL, inst[k].gateways, WAIT_MS, &got));
+		const char *name = inst[k].name;
+		TH_RL_EXPECT_METRIC(&suite.broker, name, "router_connect_attempts_total", NULL,
+		                    NULL, registers[k], WAIT_MS);
+		TH_RL_EXPECT_METRIC(&suite.broker, name, "uplinks_dropped_total", "reason",
+		                    "queue_full", (per_gateway - QUEUE_SIZE) * inst[k].gateways,
+		                    WAIT_MS);
+		TH_RL_EXPECT_METRIC(&suite.broker, name, "uplinks_dropped_total", "reason", "stale",
+		                    0, WAIT_MS);
+		TH_RL_EXPECT_METRIC(&suite.broker, name, "gateways_connected", NULL, NULL,
+		                    inst[k].gateways, WAIT_MS);
 		print_message("%s (backoff %lld ms..%lld ms): %d gateways, %d registers in all "
 		              "(%.2f per gateway), first waits %lld..%lld ms\n",
 		              inst[k].name, (long long)inst[k].b_min, (long long)inst[k].b_max,

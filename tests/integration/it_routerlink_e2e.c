@@ -173,21 +173,14 @@ test_sign_with_the_gateway_key(void **state)
 	cJSON_Delete(rpc(s, "sign", "{\"mac\":\"0011223344556677\",\"data\":\"AA==\"}", 404));
 }
 
-static double
-metric(struct th_suite *s, const char *name, const char *label, const char *value)
-{
-	double v;
-	assert_int_equal(th_routerlink_metric(&s->broker, "it-rl", name, label, value, &v), 0);
-	return v;
-}
-
 /* A request may not steer a reply onto a gateway's topics: routerlink
  * answers only under lorafleet/rpc/ (whatever the broker's ACL allows). */
 static void
 test_rpc_reply_only_under_lorafleet_rpc(void **state)
 {
 	struct th_suite *s = *state;
-	double before = metric(s, "rpc_requests_total", "result", "bad_response_topic");
+	double before = TH_RL_METRIC(&s->broker, "it-rl", "rpc_requests_total", "result",
+	                             "bad_response_topic");
 	char *reply = th_rpc_request_to(&s->broker, "packets", "{\"mac\":\"" MAC "\"}",
 	                                "lorawan/" MAC "/down", 1500);
 	assert_null(reply);
@@ -195,12 +188,8 @@ test_rpc_reply_only_under_lorafleet_rpc(void **state)
 	reply = th_rpc_request(&s->broker, "packets", "{\"mac\":\"" MAC "\"}", WAIT_MS);
 	assert_non_null(reply);
 	free(reply);
-	int64_t deadline = lf_now_ms() + WAIT_MS;
-	while (metric(s, "rpc_requests_total", "result", "bad_response_topic") < before + 1 &&
-	       lf_now_ms() < deadline) {
-		usleep(200 * 1000);
-	}
-	assert_true(metric(s, "rpc_requests_total", "result", "bad_response_topic") == before + 1);
+	TH_RL_EXPECT_METRIC(&s->broker, "it-rl", "rpc_requests_total", "result",
+	                    "bad_response_topic", before + 1, WAIT_MS);
 }
 
 /* The router goes away: uplinks wait in routerlink's queue; one held past
@@ -250,12 +239,8 @@ test_router_restart_delivers_held_uplinks(void **state)
 	th_router_event_free(e);
 	/* Only that one: the stale one never reaches the router. */
 	assert_int_equal(th_router_count_events(&router, "packet", gw_hex), 0);
-	int64_t deadline = lf_now_ms() + WAIT_MS;
-	while (metric(s, "uplinks_dropped_total", "reason", "stale") < 1 &&
-	       lf_now_ms() < deadline) {
-		usleep(200 * 1000);
-	}
-	assert_true(metric(s, "uplinks_dropped_total", "reason", "stale") == 1);
+	TH_RL_EXPECT_METRIC(&s->broker, "it-rl", "uplinks_dropped_total", "reason", "stale", 1,
+	                    WAIT_MS);
 }
 
 static char *

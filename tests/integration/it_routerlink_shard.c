@@ -35,14 +35,6 @@ owner(uint64_t eui)
 	return shard_owns(&s0, eui) ? 0 : 1;
 }
 
-static double
-metric(struct th_suite *s, int i, const char *name, const char *label, const char *value)
-{
-	double v;
-	assert_int_equal(th_routerlink_metric(&s->broker, instance[i], name, label, value, &v), 0);
-	return v;
-}
-
 static int
 setup(void **state)
 {
@@ -151,8 +143,10 @@ static void
 test_rpc_answered_by_the_owner_alone(void **state)
 {
 	struct th_suite *s = *state;
-	double other0 = metric(s, 0, "rpc_requests_total", "result", "other_shard");
-	double other1 = metric(s, 1, "rpc_requests_total", "result", "other_shard");
+	double other0 = TH_RL_METRIC(&s->broker, instance[0], "rpc_requests_total", "result",
+	                             "other_shard");
+	double other1 = TH_RL_METRIC(&s->broker, instance[1], "rpc_requests_total", "result",
+	                             "other_shard");
 	unsigned owned[2] = {0};
 	for (int g = 0; g < GATEWAYS; g++) {
 		char req[64];
@@ -173,17 +167,10 @@ test_rpc_answered_by_the_owner_alone(void **state)
 	cJSON_Delete(r);
 	free(reply);
 	/* Each instance stayed silent for the other's gateways. */
-	int64_t deadline = lf_now_ms() + WAIT_MS;
-	while (lf_now_ms() < deadline &&
-	       (metric(s, 0, "rpc_requests_total", "result", "other_shard") != other0 + owned[1] ||
-	        metric(s, 1, "rpc_requests_total", "result", "other_shard") !=
-	                other1 + owned[0] + 1)) {
-		usleep(200 * 1000);
-	}
-	assert_true(metric(s, 0, "rpc_requests_total", "result", "other_shard") ==
-	            other0 + owned[1]);
-	assert_true(metric(s, 1, "rpc_requests_total", "result", "other_shard") ==
-	            other1 + owned[0] + 1);
+	TH_RL_EXPECT_METRIC(&s->broker, instance[0], "rpc_requests_total", "result", "other_shard",
+	                    other0 + owned[1], WAIT_MS);
+	TH_RL_EXPECT_METRIC(&s->broker, instance[1], "rpc_requests_total", "result", "other_shard",
+	                    other1 + owned[0] + 1, WAIT_MS);
 }
 
 static void
