@@ -1,5 +1,6 @@
 #include "th_routerlink.h"
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,46 @@
 #include <mqtt_protocol.h>
 
 #define READY_MS 15000
+
+int
+th_routerlink_setup(void **state, struct th_router *r, struct th_daemon *rl, const char *instance,
+                    const char *extra)
+{
+	if (th_suite_setup(state) != 0) {
+		return -1;
+	}
+	struct th_suite *s = *state;
+	if (th_router_start(r, &s->env, 0) != 0 ||
+	    th_routerlink_start(rl, &s->env, &s->broker, r, instance, extra) != 0) {
+		return -1;
+	}
+	return 0;
+}
+
+int
+th_routerlink_teardown(struct th_router *r, struct th_daemon *rl)
+{
+	int rc = rl != NULL ? th_daemon_stop(rl) : 0;
+	th_router_resume(r);
+	th_router_stop(r);
+	th_router_free(r);
+	return rc == 0 ? 0 : -1;
+}
+
+int
+th_routerlink_count_keys(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	for (struct dirent *e = d != NULL ? readdir(d) : NULL; e != NULL; e = readdir(d)) {
+		size_t len = strlen(e->d_name);
+		n += len == 20 && strcmp(e->d_name + 16, ".key") == 0;
+	}
+	if (d != NULL) {
+		closedir(d);
+	}
+	return n;
+}
 
 void
 th_routerlink_keys_dir(const struct th_daemon *d, char *out, size_t outlen)

@@ -56,6 +56,23 @@ void th_routerlink_expect_metric_at(const struct th_broker *b, const char *insta
 /* Restarts it with the same INI (keys kept). */
 int th_routerlink_restart(struct th_daemon *d);
 
+/*
+ * The setup of a routerlink test group: the suite's (broker, bridge:
+ * th_suite_setup), then a fake router and routerlink <instance> against
+ * it, with `extra` [routerlink] lines. 0 or -1.
+ */
+int th_routerlink_setup(void **state, struct th_router *r, struct th_daemon *rl,
+                        const char *instance, const char *extra);
+/*
+ * Its teardown: stops routerlink (NULL: none), resumes the router in case
+ * a test froze it, stops and frees it. 0 when routerlink exited cleanly
+ * (under ASan: without a report), -1 otherwise.
+ */
+int th_routerlink_teardown(struct th_router *r, struct th_daemon *rl);
+
+/* How many key files (<MAC>.key) dir holds. */
+int th_routerlink_count_keys(const char *dir);
+
 /* <temp dir>/keys-<instance>, where its keys are. */
 void th_routerlink_keys_dir(const struct th_daemon *d, char *out, size_t outlen);
 

@@ -99,13 +99,9 @@ static int
 setup(void **state)
 {
 	*state = &suite;
-	if (th_suite_setup(state) != 0) {
-		return -1;
-	}
-	struct th_suite *s = *state;
-	if (th_router_start(&router, &s->env, 0) != 0 ||
-	    th_routerlink_start(&routerlink, &s->env, &s->broker, &router, "it-rl",
-	                        "metrics_interval = 1s\n") != 0 ||
+	struct th_suite *s = &suite;
+	if (th_routerlink_setup(state, &router, &routerlink, "it-rl", "metrics_interval = 1s\n") !=
+	            0 ||
 	    th_apigw_start(&apigw, &s->env, &s->broker, "it-api",
 	                   "read_api_key = " READ_KEY "\nwrite_api_key = " WRITE_KEY
 	                   "\nrpc_timeout = 1s\n") != 0 ||
@@ -620,10 +616,7 @@ teardown(void **state)
 {
 	th_gw_close(&gw);
 	int rc = th_daemon_stop(&apigw.d);
-	rc |= th_daemon_stop(&routerlink);
-	th_router_stop(&router);
-	th_router_free(&router);
-	return rc == 0 ? 0 : -1;
+	return th_routerlink_teardown(&router, &routerlink) == 0 && rc == 0 ? 0 : -1;
 }
 
 int

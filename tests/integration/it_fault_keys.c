@@ -66,12 +66,7 @@ static int
 setup(void **state)
 {
 	*state = &suite;
-	if (th_suite_setup(state) != 0) {
-		return -1;
-	}
-	if (th_router_start(&router, &suite.env, 0) != 0 ||
-	    th_routerlink_start(&rl, &suite.env, &suite.broker, &router, INSTANCE,
-	                        "metrics_interval = 1s\n") != 0) {
+	if (th_routerlink_setup(state, &router, &rl, INSTANCE, "metrics_interval = 1s\n") != 0) {
 		return -1;
 	}
 	th_routerlink_keys_dir(&rl, keys_dir, sizeof(keys_dir));
@@ -357,10 +352,7 @@ teardown(void **state)
 {
 	(void)state;
 	th_mqtt_close(pub);
-	int rc = th_daemon_stop(&rl);
-	th_router_stop(&router);
-	th_router_free(&router);
-	return rc == 0 ? 0 : -1;
+	return th_routerlink_teardown(&router, &rl);
 }
 
 int

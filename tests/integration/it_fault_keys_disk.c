@@ -465,13 +465,11 @@ teardown(void **state)
 	th_fleet_close(&old);
 	th_fleet_close(&full);
 	th_fleet_close(&ro);
-	int rc = th_daemon_stop(&rl);
-	th_router_stop(&router);
-	th_router_free(&router);
+	int rc = th_routerlink_teardown(&router, &rl);
 	if (ns_pid > 0) {
 		th_terminate(ns_pid, 5000); /* the namespace, and its mount, go with it */
 	}
-	return rc == 0 ? 0 : -1;
+	return rc;
 }
 
 int

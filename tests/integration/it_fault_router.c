@@ -100,19 +100,17 @@ static int
 setup(void **state)
 {
 	*state = &suite;
-	if (th_suite_setup(state) != 0) {
+	char extra[160];
+	snprintf(extra, sizeof(extra),
+	         "queue_size = %d\nqueue_max_age = 30s\nmetrics_interval = 1s\nchannels = %d\n",
+	         QUEUE_SIZE, CHANNELS);
+	if (th_routerlink_setup(state, &router, &rl, INSTANCE, extra) != 0) {
 		return -1;
 	}
 	/* The observer would keep every uplink of the fleet: not needed. */
 	th_mqtt_close(suite.obs);
 	suite.obs = NULL;
-	char extra[160];
-	snprintf(extra, sizeof(extra),
-	         "queue_size = %d\nqueue_max_age = 30s\nmetrics_interval = 1s\nchannels = %d\n",
-	         QUEUE_SIZE, CHANNELS);
-	if (th_router_start(&router, &suite.env, 0) != 0 ||
-	    th_routerlink_start(&rl, &suite.env, &suite.broker, &router, INSTANCE, extra) != 0 ||
-	    th_fleet_open(&fleet, GATEWAYS, EUI_BASE, suite.bridge.udp_port) != 0) {
+	if (th_fleet_open(&fleet, GATEWAYS, EUI_BASE, suite.bridge.udp_port) != 0) {
 		return -1;
 	}
 	/* Each gateway's PULL_DATA made the bridge publish its state, and
@@ -487,11 +485,7 @@ teardown(void **state)
 {
 	(void)state;
 	th_fleet_close(&fleet);
-	int rc = th_daemon_stop(&rl);
-	th_router_resume(&router);
-	th_router_stop(&router);
-	th_router_free(&router);
-	return rc == 0 ? 0 : -1;
+	return th_routerlink_teardown(&router, &rl);
 }
 
 int

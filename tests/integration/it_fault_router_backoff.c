@@ -290,13 +290,8 @@ teardown(void **state)
 {
 	(void)state;
 	th_fleet_close(&fleet);
-	int rc = 0;
-	for (int k = 0; k < 2; k++) {
-		rc |= th_daemon_stop(&inst[k].d);
-	}
-	th_router_stop(&router);
-	th_router_free(&router);
-	return rc == 0 ? 0 : -1;
+	int rc = th_daemon_stop(&inst[0].d);
+	return th_routerlink_teardown(&router, &inst[1].d) == 0 && rc == 0 ? 0 : -1;
 }
 
 int

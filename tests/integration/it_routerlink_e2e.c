@@ -35,18 +35,13 @@ static int
 setup(void **state)
 {
 	*state = &suite;
-	if (th_suite_setup(state) != 0) {
-		return -1;
-	}
-	struct th_suite *s = *state;
-	if (th_router_start(&router, &s->env, 0) != 0 ||
-	    th_routerlink_start(&routerlink, &s->env, &s->broker, &router, "it-rl",
+	if (th_routerlink_setup(state, &router, &routerlink, "it-rl",
 	                        "queue_max_age = 20s\nmetrics_interval = 1s\n") != 0) {
 		return -1;
 	}
 	/* First sight: the bridge's state makes routerlink create the key and
 	 * register the Hotspot. */
-	return th_routerlink_gateway_up(&router, &gw, MAC, s->bridge.udp_port, gw_hex,
+	return th_routerlink_gateway_up(&router, &gw, MAC, suite.bridge.udp_port, gw_hex,
 	                                sizeof(gw_hex), WAIT_MS);
 }
 
@@ -280,10 +275,7 @@ static int
 teardown(void **state)
 {
 	th_gw_close(&gw);
-	int rc = th_daemon_stop(&routerlink);
-	th_router_stop(&router);
-	th_router_free(&router);
-	return rc == 0 ? 0 : -1;
+	return th_routerlink_teardown(&router, &routerlink);
 }
 
 int

@@ -135,22 +135,6 @@ check_keys(const char *dir, char names[][32], uint8_t contents[][65], int max)
 	return n;
 }
 
-static int
-count_key_files(const char *dir)
-{
-	DIR *d = opendir(dir);
-	int n = 0;
-	struct dirent *de;
-	while (d != NULL && (de = readdir(d)) != NULL) {
-		size_t len = strlen(de->d_name);
-		n += len == 20 && strcmp(de->d_name + 16, ".key") == 0;
-	}
-	if (d != NULL) {
-		closedir(d);
-	}
-	return n;
-}
-
 static void
 test_kill_9_during_provisioning_leaves_whole_keys(void **state)
 {
@@ -166,7 +150,7 @@ test_kill_9_during_provisioning_leaves_whole_keys(void **state)
 		snprintf(topic, sizeof(topic), "lorawan/aa555a00001f%04x/state", i);
 		assert_int_equal(th_mqtt_publish(s->obs, topic, payload, strlen(payload), 1, true),
 		                 0);
-		if (!killed && count_key_files(dir) >= 10) {
+		if (!killed && th_routerlink_count_keys(dir) >= 10) {
 			assert_int_equal(th_daemon_kill(&rl), 0);
 			killed = true;
 		}
@@ -184,7 +168,7 @@ test_kill_9_during_provisioning_leaves_whole_keys(void **state)
 	 * persistent session kept) and keeps every key it had. */
 	assert_int_equal(th_routerlink_restart(&rl), 0);
 	int64_t deadline = lf_now_ms() + WAIT_MS;
-	while (count_key_files(dir) < N_PROVISION + 1 && lf_now_ms() < deadline) {
+	while (th_routerlink_count_keys(dir) < N_PROVISION + 1 && lf_now_ms() < deadline) {
 		usleep(20000);
 	}
 	assert_int_equal(check_keys(dir, NULL, NULL, 0), N_PROVISION + 1); /* + MAC's */
@@ -204,24 +188,13 @@ static int
 setup(void **state)
 {
 	*state = &suite;
-	if (th_suite_setup(state) != 0) {
-		return -1;
-	}
-	struct th_suite *s = *state;
-	return th_router_start(&router, &s->env, 0) == 0 &&
-	                       th_routerlink_start(&rl, &s->env, &s->broker, &router, "it-rlin",
-	                                           "metrics_interval = 1s\n") == 0
-	               ? 0
-	               : -1;
+	return th_routerlink_setup(state, &router, &rl, "it-rlin", "metrics_interval = 1s\n");
 }
 
 static int
 teardown(void **state)
 {
-	int rc = th_daemon_stop(&rl);
-	th_router_stop(&router);
-	th_router_free(&router);
-	return rc == 0 ? 0 : -1;
+	return th_routerlink_teardown(&router, &rl);
 }
 
 int

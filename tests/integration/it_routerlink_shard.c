@@ -12,7 +12,6 @@
 #include "th_router.h"
 #include "th_routerlink.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,21 +62,6 @@ setup(void **state)
 	return rc == 0 && per_owner[0] > 0 && per_owner[1] > 0 ? 0 : -1;
 }
 
-static int
-count_key_files(void)
-{
-	DIR *d = opendir(keys_dir);
-	int n = 0;
-	for (struct dirent *e = d != NULL ? readdir(d) : NULL; e != NULL; e = readdir(d)) {
-		size_t len = strlen(e->d_name);
-		n += len == 20 && strcmp(e->d_name + 16, ".key") == 0;
-	}
-	if (d != NULL) {
-		closedir(d);
-	}
-	return n;
-}
-
 static void
 test_each_gateway_has_one_owner(void **state)
 {
@@ -100,7 +84,7 @@ test_each_gateway_has_one_owner(void **state)
 	usleep(500 * 1000);
 	assert_int_equal(th_router_count_events(&router, "session_init", NULL), 0);
 	assert_int_equal(th_router_count_events(&router, "give_away", NULL), 0);
-	assert_int_equal(count_key_files(), GATEWAYS);
+	assert_int_equal(th_routerlink_count_keys(keys_dir), GATEWAYS);
 	/* Made by their owner. */
 	for (int g = 0; g < GATEWAYS; g++) {
 		char pattern[80];
@@ -201,20 +185,15 @@ test_restart_loads_only_its_own_keys(void **state)
 	usleep(500 * 1000);
 	assert_int_equal(th_router_count_events(&router, "register", NULL), 0);
 	assert_int_equal(th_router_count_events(&router, "give_away", NULL), 0);
-	assert_int_equal(count_key_files(), GATEWAYS);
+	assert_int_equal(th_routerlink_count_keys(keys_dir), GATEWAYS);
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	int rc = 0;
-	for (int i = 0; i < 2; i++) {
-		rc |= th_daemon_stop(&rl[i]);
-	}
-	th_router_stop(&router);
-	th_router_free(&router);
-	return rc == 0 ? 0 : -1;
+	int rc = th_daemon_stop(&rl[0]);
+	return th_routerlink_teardown(&router, &rl[1]) == 0 && rc == 0 ? 0 : -1;
 }
 
 int
