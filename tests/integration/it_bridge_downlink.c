@@ -80,6 +80,40 @@ expect_txpk_ack(const struct th_msg *ack, const char *txpk_ack)
 	TH_ASSERT_MEMBER_TEXT(ack->payload, "txpk_ack", txpk_ack);
 }
 
+/* An ack with no txpk_ack (none came from the gateway), and a detail when
+ * `detail`; frees it. */
+static void
+expect_no_txpk_ack(struct th_msg *ack, bool detail)
+{
+	cJSON *a = TH_PARSE(ack->payload);
+	if (detail) {
+		TH_ASSERT_NONEMPTY_STR(a, "detail");
+	}
+	TH_ASSERT_ABSENT(a, "txpk_ack");
+	cJSON_Delete(a);
+	th_msg_free(ack);
+}
+
+/* No other ack for mac within ms: each request gets exactly one. */
+static void
+expect_no_more_acks(struct th_suite *s, const char *mac, int ms)
+{
+	char topic[64];
+	th_topic(topic, sizeof(topic), mac, "ack");
+	assert_int_equal(th_mqtt_count_for(s->obs, topic, ms), 0);
+}
+
+/* A downlink that the gateway takes and answers with a bare TX_ACK. */
+static void
+down_and_tx_ack(struct th_suite *s, struct th_gateway *gw, const char *id_json)
+{
+	down(s, gw->mac, id_json, TXPK_LORA);
+	struct th_pull_resp r;
+	expect_pull_resp(gw, TXPK_LORA, &r);
+	tx_ack(gw, r.token, NULL, 0);
+	th_pull_resp_free(&r);
+}
+
 static void
 test_v2_pull_resp_and_bare_tx_ack(void **state)
 {
@@ -95,15 +129,10 @@ test_v2_pull_resp_and_bare_tx_ack(void **state)
 
 	/* The Semtech reference: a 12-byte TX_ACK means no error. */
 	tx_ack(&gw, r.token, NULL, 0);
-	struct th_msg *ack = TH_WAIT_ACK(s->obs, MAC_V2, "d1", "NONE");
-	cJSON *a = TH_PARSE(ack->payload);
-	TH_ASSERT_ABSENT(a, "txpk_ack");
-	cJSON_Delete(a);
-	th_msg_free(ack);
+	expect_no_txpk_ack(TH_WAIT_ACK(s->obs, MAC_V2, "d1", "NONE"), false);
 	th_pull_resp_free(&r);
 	/* Exactly one ack: no TIMEOUT follows. */
-	assert_int_equal(th_mqtt_count_for(s->obs, "lorawan/" MAC_V2 "/ack", TX_ACK_TIMEOUT + 200),
-	                 0);
+	expect_no_more_acks(s, MAC_V2, TX_ACK_TIMEOUT + 200);
 	th_gw_close(&gw);
 }
 
@@ -143,16 +172,13 @@ test_v2_tx_ack_forms(void **state)
 		struct th_msg *ack = TH_WAIT_ACK(s->obs, MAC_V2, id, cases[i].error);
 		if (cases[i].txpk_ack != NULL) {
 			expect_txpk_ack(ack, cases[i].txpk_ack);
+			th_msg_free(ack);
 		} else {
-			cJSON *a = TH_PARSE(ack->payload);
-			TH_ASSERT_ABSENT(a, "txpk_ack");
-			cJSON_Delete(a);
+			expect_no_txpk_ack(ack, false);
 		}
-		th_msg_free(ack);
 		th_pull_resp_free(&r);
 	}
-	assert_int_equal(th_mqtt_count_for(s->obs, "lorawan/" MAC_V2 "/ack", TX_ACK_TIMEOUT + 200),
-	                 0);
+	expect_no_more_acks(s, MAC_V2, TX_ACK_TIMEOUT + 200);
 	th_gw_close(&gw);
 }
 
@@ -172,15 +198,11 @@ test_v2_no_tx_ack_times_out(void **state)
 		fail_msg("TIMEOUT after %lld ms; tx_ack_timeout is %d ms", (long long)elapsed,
 		         TX_ACK_TIMEOUT);
 	}
-	cJSON *a = TH_PARSE(ack->payload);
-	TH_ASSERT_NONEMPTY_STR(a, "detail");
-	TH_ASSERT_ABSENT(a, "txpk_ack");
-	cJSON_Delete(a);
-	th_msg_free(ack);
+	expect_no_txpk_ack(ack, true);
 
 	/* A TX_ACK after the timeout answers nothing any more. */
 	tx_ack(&gw, r.token, NULL, 0);
-	assert_int_equal(th_mqtt_count_for(s->obs, "lorawan/" MAC_V2 "/ack", 300), 0);
+	expect_no_more_acks(s, MAC_V2, 300);
 	th_pull_resp_free(&r);
 	th_gw_close(&gw);
 }
@@ -193,11 +215,7 @@ test_ids_echoed_as_given(void **state)
 	gw_ready(s, &gw, MAC_V2, 2);
 
 	/* A number stays a number, beyond 32 bits. */
-	down(s, MAC_V2, "4294967297", TXPK_LORA);
-	struct th_pull_resp r;
-	expect_pull_resp(&gw, TXPK_LORA, &r);
-	tx_ack(&gw, r.token, NULL, 0);
-	th_pull_resp_free(&r);
+	down_and_tx_ack(s, &gw, "4294967297");
 	struct th_msg *ack = TH_WAIT_MSG(s->obs, "lorawan/" MAC_V2 "/ack", WAIT_MS);
 	cJSON *a = TH_PARSE(ack->payload);
 	TH_ASSERT_NUM(a, "id", 4294967297.0);
@@ -206,10 +224,7 @@ test_ids_echoed_as_given(void **state)
 	th_msg_free(ack);
 
 	/* No id: null. */
-	down(s, MAC_V2, NULL, TXPK_LORA);
-	expect_pull_resp(&gw, TXPK_LORA, &r);
-	tx_ack(&gw, r.token, NULL, 0);
-	th_pull_resp_free(&r);
+	down_and_tx_ack(s, &gw, NULL);
 	th_msg_free(TH_WAIT_ACK(s->obs, MAC_V2, NULL, "NONE"));
 	th_gw_close(&gw);
 }
@@ -262,8 +277,7 @@ test_two_in_flight_get_distinct_tokens(void **state)
 	th_msg_free(aa);
 	th_pull_resp_free(&ra);
 	th_pull_resp_free(&rb);
-	assert_int_equal(th_mqtt_count_for(s->obs, "lorawan/" MAC_TWO "/ack", TX_ACK_TIMEOUT + 200),
-	                 0);
+	expect_no_more_acks(s, MAC_TWO, TX_ACK_TIMEOUT + 200);
 	th_gw_close(&gw);
 }
 
@@ -284,8 +298,7 @@ test_pycom_tx_ack_sent_as_pull_ack(void **state)
 	expect_txpk_ack(ack, "{\"error\": \"NONE\"}");
 	th_msg_free(ack);
 	th_pull_resp_free(&r);
-	assert_int_equal(th_mqtt_count_for(s->obs, "lorawan/" MAC_PYC "/ack", TX_ACK_TIMEOUT + 200),
-	                 0);
+	expect_no_more_acks(s, MAC_PYC, TX_ACK_TIMEOUT + 200);
 	th_gw_close(&gw);
 }
 
@@ -317,15 +330,9 @@ test_v1_gateway(void **state)
 	assert_int_equal(r.version, 1);
 	assert_int_equal(r.token, 0);
 	th_pull_resp_free(&r);
-	struct th_msg *ack = TH_WAIT_ACK(s->obs, MAC_V1, "v1-down", "UNCONFIRMED");
-	cJSON *a = TH_PARSE(ack->payload);
-	TH_ASSERT_NONEMPTY_STR(a, "detail");
-	TH_ASSERT_ABSENT(a, "txpk_ack");
-	cJSON_Delete(a);
-	th_msg_free(ack);
+	expect_no_txpk_ack(TH_WAIT_ACK(s->obs, MAC_V1, "v1-down", "UNCONFIRMED"), true);
 	/* Exactly one ack: no TIMEOUT later. */
-	assert_int_equal(th_mqtt_count_for(s->obs, "lorawan/" MAC_V1 "/ack", TX_ACK_TIMEOUT + 300),
-	                 0);
+	expect_no_more_acks(s, MAC_V1, TX_ACK_TIMEOUT + 300);
 	th_gw_close(&gw);
 }
 
@@ -343,11 +350,7 @@ test_pull_resp_goes_to_the_latest_pull_data_address(void **state)
 	assert_int_equal(th_gw_pull(&gw), 0);
 	th_msg_free(TH_WAIT_MSG(s->obs, "lorawan/" MAC_MOVE "/state", WAIT_MS));
 
-	down(s, MAC_MOVE, "\"moved\"", TXPK_LORA);
-	struct th_pull_resp r;
-	expect_pull_resp(&gw, TXPK_LORA, &r);
-	tx_ack(&gw, r.token, NULL, 0);
-	th_pull_resp_free(&r);
+	down_and_tx_ack(s, &gw, "\"moved\"");
 	th_msg_free(TH_WAIT_ACK(s->obs, MAC_MOVE, "moved", "NONE"));
 	assert_int_equal(th_gw_drain(&old, TH_DOWN), 0);
 	assert_int_equal(th_gw_drain(&gw, TH_UP), 0);
