@@ -362,6 +362,20 @@ int th_suite_finish(struct th_suite *s, int failed);
 
 #define TH_TEST(fn, suite) cmocka_unit_test_prestate_setup_teardown(fn, th_suite_setup, NULL, suite)
 
+/*
+ * Another bridge on the suite's broker, for one test: `instance` with its
+ * [bridge] lines (may be NULL) and, when prefix is not NULL, its topics
+ * under <prefix>/ (the observer subscribed to <prefix>/# first), so that
+ * the suite's bridge leaves its downlinks alone. Returns once the observer
+ * has seen it online (within timeout_ms); fails the test otherwise.
+ */
+void th_suite_bridge_at(struct th_suite *s, struct th_daemon *d, const char *instance,
+                        const char *bridge_extra, const char *prefix, int timeout_ms,
+                        const char *file, int line);
+#define TH_SUITE_BRIDGE(s, d, instance, bridge_extra, prefix, timeout_ms)                          \
+	th_suite_bridge_at((s), (d), (instance), (bridge_extra), (prefix), (timeout_ms), __FILE__, \
+	                   __LINE__)
+
 /* ---------------------------------------------------------------------- */
 /* Bridge helpers                                                         */
 

@@ -87,3 +87,26 @@ th_suite_finish(struct th_suite *s, int failed)
 	th_env_finish(&s->env, failed != 0);
 	return failed != 0;
 }
+
+void
+th_suite_bridge_at(struct th_suite *s, struct th_daemon *d, const char *instance,
+                   const char *bridge_extra, const char *prefix, int timeout_ms, const char *file,
+                   int line)
+{
+	char mqtt_extra[96] = "", filter[80];
+	if (prefix != NULL) {
+		snprintf(mqtt_extra, sizeof(mqtt_extra), "topic_prefix = %s\n", prefix);
+		snprintf(filter, sizeof(filter), "%s/#", prefix);
+		if (th_mqtt_subscribe(s->obs, filter, 1) != 0) {
+			print_error("%s:%d: the observer could not subscribe to %s\n", file, line,
+			            filter);
+			_fail(file, line);
+		}
+	}
+	if (th_bridge_start(d, &s->env, &s->broker, instance, bridge_extra,
+	                    prefix != NULL ? mqtt_extra : NULL) != 0 ||
+	    th_wait_bridge_online(s->obs, instance, timeout_ms) != 0) {
+		print_error("%s:%d: bridge %s did not come up\n", file, line, instance);
+		_fail(file, line);
+	}
+}

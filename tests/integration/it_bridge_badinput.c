@@ -386,13 +386,9 @@ test_pin_address_rejects_other_ip(void **state)
 	struct th_suite *s = *state;
 	/* A second bridge, under its own topic prefix so that the suite's
 	 * bridge does not answer its downlinks too. */
-	assert_int_equal(th_mqtt_subscribe(s->obs, "lwp/#", 1), 0);
 	struct th_daemon pin;
-	assert_int_equal(th_bridge_start(&pin, &s->env, &s->broker, "it-badinput-pin",
-	                                 "pin_address = true\nmetrics_interval = 1s\n",
-	                                 "topic_prefix = lwp\n"),
-	                 0);
-	assert_int_equal(th_wait_bridge_online(s->obs, "it-badinput-pin", WAIT_MS), 0);
+	TH_SUITE_BRIDGE(s, &pin, "it-badinput-pin", "pin_address = true\nmetrics_interval = 1s\n",
+	                "lwp", WAIT_MS);
 	struct th_gateway real, spoof;
 	assert_int_equal(th_gw_open(&real, MAC_PIN, NULL, pin.udp_port), 0);
 	assert_int_equal(th_gw_pull(&real), 0);

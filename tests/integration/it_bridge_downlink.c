@@ -364,12 +364,8 @@ test_sigterm_acks_pending_downlinks(void **state)
 	struct th_suite *s = *state;
 	/* A bridge that would wait a minute for the TX_ACK, under its own
 	 * prefix so the suite's bridge leaves its downlinks alone. */
-	assert_int_equal(th_mqtt_subscribe(s->obs, "lwd/#", 1), 0);
 	struct th_daemon d;
-	assert_int_equal(th_bridge_start(&d, &s->env, &s->broker, "it-downlink-term",
-	                                 "tx_ack_timeout = 60s\n", "topic_prefix = lwd\n"),
-	                 0);
-	assert_int_equal(th_wait_bridge_online(s->obs, "it-downlink-term", WAIT_MS), 0);
+	TH_SUITE_BRIDGE(s, &d, "it-downlink-term", "tx_ack_timeout = 60s\n", "lwd", WAIT_MS);
 	struct th_gateway gw;
 	assert_int_equal(th_gw_open(&gw, MAC_TERM, NULL, d.udp_port), 0);
 	assert_int_equal(th_gw_pull(&gw), 0);

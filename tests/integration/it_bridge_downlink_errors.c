@@ -87,12 +87,8 @@ test_timed_out_gateway_is_offline(void **state)
 	struct th_suite *s = *state;
 	/* A second bridge with a short timeout, under its own topic prefix so
 	 * the suite's bridge does not answer its downlinks too. */
-	assert_int_equal(th_mqtt_subscribe(s->obs, "lwt/#", 1), 0);
 	struct th_daemon d;
-	assert_int_equal(th_bridge_start(&d, &s->env, &s->broker, "it-dlerr-timeout",
-	                                 "gateway_timeout = 1s\n", "topic_prefix = lwt\n"),
-	                 0);
-	assert_int_equal(th_wait_bridge_online(s->obs, "it-dlerr-timeout", WAIT_MS), 0);
+	TH_SUITE_BRIDGE(s, &d, "it-dlerr-timeout", "gateway_timeout = 1s\n", "lwt", WAIT_MS);
 	struct th_gateway gw;
 	assert_int_equal(th_gw_open(&gw, MAC_TIMED_OUT, NULL, d.udp_port), 0);
 	assert_int_equal(th_gw_pull(&gw), 0);

@@ -38,8 +38,7 @@ test_each_down_gets_one_ack(void **state)
 {
 	struct th_suite *s = *state;
 	struct th_daemon first;
-	assert_int_equal(th_bridge_start(&first, &s->env, &s->broker, FIRST_BRIDGE, NULL, NULL), 0);
-	assert_int_equal(th_wait_bridge_online(s->obs, FIRST_BRIDGE, WAIT_MS), 0);
+	TH_SUITE_BRIDGE(s, &first, FIRST_BRIDGE, NULL, NULL, WAIT_MS);
 
 	/* The gateway is served by the first bridge. */
 	struct th_gateway gw;

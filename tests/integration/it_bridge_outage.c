@@ -233,10 +233,8 @@ test_buffer_max_keeps_the_oldest(void **state)
 	struct th_suite *s = *state;
 	const char *metrics = "lorafleet/bridge/it-outage-buf/metrics";
 	struct th_daemon d;
-	assert_int_equal(th_bridge_start(&d, &s->env, &s->broker, "it-outage-buf",
-	                                 "buffer_max = 100\nmetrics_interval = 1s\n", NULL),
-	                 0);
-	assert_int_equal(th_wait_bridge_online(s->obs, "it-outage-buf", WAIT_MS), 0);
+	TH_SUITE_BRIDGE(s, &d, "it-outage-buf", "buffer_max = 100\nmetrics_interval = 1s\n", NULL,
+	                WAIT_MS);
 	struct th_gateway gw;
 	gw_ready(s, &gw, MAC_BUF, d.udp_port);
 	/* Nothing of this bridge's may still be in flight when the broker dies. */

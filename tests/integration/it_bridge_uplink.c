@@ -185,10 +185,7 @@ test_crc_bad_forwarded_when_configured(void **state)
 {
 	struct th_suite *s = *state;
 	struct th_daemon crc;
-	assert_int_equal(th_bridge_start(&crc, &s->env, &s->broker, "it-uplink-crc",
-	                                 "forward_crc_bad = true\n", NULL),
-	                 0);
-	assert_int_equal(th_wait_bridge_online(s->obs, "it-uplink-crc", WAIT_MS), 0);
+	TH_SUITE_BRIDGE(s, &crc, "it-uplink-crc", "forward_crc_bad = true\n", NULL, WAIT_MS);
 	struct th_gateway gw = open_gw(MAC_CRC2, crc.udp_port);
 	char body[2048];
 	snprintf(body, sizeof(body), "{\"rxpk\":[%s,%s]}", RXPK_CRC_BAD, RXPK_CRC_OK);
