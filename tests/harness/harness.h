@@ -57,6 +57,8 @@ void th_print_tail(const char *path, int lines);
 
 /* A port that was free a moment ago (bind 127.0.0.1:0, getsockname). */
 int th_free_port(uint16_t *port);
+/* Whether a TCP connect to 127.0.0.1:port succeeds now. */
+bool th_tcp_connects(uint16_t port);
 
 /*
  * Starts argv[0] with stdin from /dev/null and stdout+stderr appended to
@@ -127,6 +129,10 @@ struct th_daemon {
 	char ini_path[TH_PATH_MAX];
 	char log_path[TH_PATH_MAX];
 };
+
+/* Clears d and names its files after the instance: <dir>/<instance>.ini
+ * and <dir>/<instance>.log. */
+void th_daemon_init(struct th_daemon *d, struct th_env *env, const char *instance);
 
 /*
  * Writes <dir>/<instance>.ini ([mqtt] at the broker, [log] level debug,

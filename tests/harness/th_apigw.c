@@ -46,13 +46,7 @@ th_apigw_start(struct th_apigw *a, struct th_env *env, const struct th_broker *b
 {
 	memset(a, 0, sizeof(*a));
 	struct th_daemon *d = &a->d;
-	d->env = env;
-	snprintf(d->instance, sizeof(d->instance), "%s", instance);
-	char name[96];
-	snprintf(name, sizeof(name), "%s.ini", instance);
-	th_env_path(env, name, d->ini_path, sizeof(d->ini_path));
-	snprintf(name, sizeof(name), "%s.log", instance);
-	th_env_path(env, name, d->log_path, sizeof(d->log_path));
+	th_daemon_init(d, env, instance);
 	char ini[4096];
 	int n = snprintf(ini, sizeof(ini),
 	                 "[mqtt]\nhost = 127.0.0.1\nport = %u\nreconnect_max = 1s\n"

@@ -18,20 +18,6 @@
 #define BROKER_POLL_US    20000
 #define BROKER_PORT_TRIES 5
 
-static bool
-tcp_connects(uint16_t port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		return false;
-	}
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
-}
-
 static int
 write_conf(struct th_broker *b)
 {
@@ -118,7 +104,7 @@ start_once(struct th_broker *b)
 		}
 		/* "running" is logged after the listener is bound, so a
 		 * successful connect is to this broker, not a stranger. */
-		if (log_contains_since(b->log_path, mark, " running") && tcp_connects(b->port)) {
+		if (log_contains_since(b->log_path, mark, " running") && th_tcp_connects(b->port)) {
 			b->pid = pid;
 			return 0;
 		}

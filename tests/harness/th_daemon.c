@@ -46,9 +46,8 @@ th_spawn_daemon(const char *const argv[], const char *out_path)
 	return th_spawn(args, out_path);
 }
 
-int
-th_bridge_start(struct th_daemon *d, struct th_env *env, const struct th_broker *b,
-                const char *instance, const char *bridge_extra, const char *mqtt_extra)
+void
+th_daemon_init(struct th_daemon *d, struct th_env *env, const char *instance)
 {
 	memset(d, 0, sizeof(*d));
 	d->env = env;
@@ -58,6 +57,13 @@ th_bridge_start(struct th_daemon *d, struct th_env *env, const struct th_broker 
 	th_env_path(env, name, d->ini_path, sizeof(d->ini_path));
 	snprintf(name, sizeof(name), "%s.log", instance);
 	th_env_path(env, name, d->log_path, sizeof(d->log_path));
+}
+
+int
+th_bridge_start(struct th_daemon *d, struct th_env *env, const struct th_broker *b,
+                const char *instance, const char *bridge_extra, const char *mqtt_extra)
+{
+	th_daemon_init(d, env, instance);
 
 	char ini[4096];
 	int n = snprintf(ini, sizeof(ini),

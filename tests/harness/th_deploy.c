@@ -163,20 +163,6 @@ write_conf(struct th_deploy *d)
 }
 
 static bool
-tcp_connects(uint16_t port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		return false;
-	}
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return ok;
-}
-
-static bool
 log_has(const char *path, size_t from, const char *needle)
 {
 	size_t len = 0;
@@ -212,8 +198,8 @@ start_once(struct th_deploy *d)
 			}
 			return in_use ? 1 : -1;
 		}
-		if (log_has(d->log_path, mark, " running") && tcp_connects(d->port) &&
-		    tcp_connects(d->tls_port)) {
+		if (log_has(d->log_path, mark, " running") && th_tcp_connects(d->port) &&
+		    th_tcp_connects(d->tls_port)) {
 			d->pid = pid;
 			return 0;
 		}

@@ -152,14 +152,8 @@ int
 th_routerlink_start(struct th_daemon *d, struct th_env *env, const struct th_broker *b,
                     const struct th_router *r, const char *instance, const char *extra)
 {
-	memset(d, 0, sizeof(*d));
-	d->env = env;
-	snprintf(d->instance, sizeof(d->instance), "%s", instance);
-	char name[96], keys[TH_PATH_MAX];
-	snprintf(name, sizeof(name), "%s.ini", instance);
-	th_env_path(env, name, d->ini_path, sizeof(d->ini_path));
-	snprintf(name, sizeof(name), "%s.log", instance);
-	th_env_path(env, name, d->log_path, sizeof(d->log_path));
+	th_daemon_init(d, env, instance);
+	char keys[TH_PATH_MAX];
 	th_routerlink_keys_dir(d, keys, sizeof(keys));
 	char ini[4096];
 	int n = snprintf(ini, sizeof(ini),
