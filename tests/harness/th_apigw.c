@@ -70,3 +70,32 @@ th_apigw_get(const struct th_apigw *a, const char *path, const char *extra, stru
 {
 	return th_http_request(a->port, "GET", path, extra, NULL, r);
 }
+
+cJSON *
+th_apigw_wait_connected(const struct th_apigw *a, const char *mac, const char *extra,
+                        int timeout_ms)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/gateways/%s", mac);
+	int64_t deadline = lf_now_ms() + th_timeout_ms(timeout_ms);
+	for (;;) {
+		struct th_http_resp r;
+		if (th_apigw_get(a, path, extra, &r) != 0) {
+			fprintf(stderr, "harness: GET %s failed\n", path);
+			return NULL;
+		}
+		cJSON *g = r.json;
+		r.json = NULL;
+		int status = r.status;
+		th_http_resp_free(&r);
+		if (status == 200 && cJSON_IsTrue(cJSON_GetObjectItem(g, "connected"))) {
+			return g;
+		}
+		cJSON_Delete(g);
+		if (lf_now_ms() > deadline) {
+			fprintf(stderr, "harness: GET %s: %d, never connected\n", path, status);
+			return NULL;
+		}
+		usleep(100 * 1000);
+	}
+}

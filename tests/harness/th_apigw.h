@@ -25,4 +25,11 @@ int th_apigw_restart(struct th_apigw *a);
 int th_apigw_get(const struct th_apigw *a, const char *path, const char *extra,
                  struct th_http_resp *r);
 
+/* GET /gateways/<mac> (with the `extra` headers) until apigw says it is
+ * connected, i.e. it has the bridge's state and routerlink's hotspot:
+ * the gateway's object (cJSON_Delete it), or NULL after timeout_ms or a
+ * failed request (the last status on stderr). */
+cJSON *th_apigw_wait_connected(const struct th_apigw *a, const char *mac, const char *extra,
+                               int timeout_ms);
+
 #endif

@@ -70,31 +70,6 @@ expect_error(const char *method, const char *path, const char *extra, const char
 	th_http_resp_free(&r);
 }
 
-/* The gateway as apigw shows it, once routerlink's hotspot says connected
- * (404 until the bridge's state has reached apigw). */
-static cJSON *
-wait_connected(void)
-{
-	int64_t deadline = lf_now_ms() + WAIT_MS;
-	for (;;) {
-		struct th_http_resp r;
-		assert_int_equal(th_apigw_get(&apigw, "/gateways/" MAC, READ_HDR, &r), 0);
-		cJSON *g = r.json;
-		r.json = NULL;
-		int status = r.status;
-		th_http_resp_free(&r);
-		if ((status == 200 && cJSON_IsTrue(cJSON_GetObjectItem(g, "connected"))) ||
-		    lf_now_ms() > deadline) {
-			if (status != 200) {
-				fail_msg("GET /gateways/" MAC ": %d", status);
-			}
-			return g;
-		}
-		cJSON_Delete(g);
-		usleep(100 * 1000);
-	}
-}
-
 static int
 setup(void **state)
 {
@@ -108,7 +83,7 @@ setup(void **state)
 	    th_gw_open(&gw, MAC, NULL, s->bridge.udp_port) != 0 || th_gw_pull(&gw) != 0) {
 		return -1;
 	}
-	cJSON *g = wait_connected();
+	cJSON *g = th_apigw_wait_connected(&apigw, MAC, READ_HDR, WAIT_MS);
 	bool ok = cJSON_IsTrue(cJSON_GetObjectItem(g, "connected"));
 	cJSON_Delete(g);
 	return ok ? 0 : -1;
@@ -118,7 +93,8 @@ static void
 test_gateway_routes(void **state)
 {
 	struct th_suite *s = *state;
-	cJSON *g = wait_connected();
+	cJSON *g = th_apigw_wait_connected(&apigw, MAC, READ_HDR, WAIT_MS);
+	assert_non_null(g);
 	TH_ASSERT_STR(g, "mac", MAC);
 	TH_ASSERT_BOOL(g, "connected", true);
 	TH_ASSERT_BOOL(g, "online", true);

@@ -125,29 +125,6 @@ setup(void **state)
 	return start_daemons();
 }
 
-/* apigw's view of the gateway once routerlink's hotspot says connected. */
-static cJSON *
-wait_connected(void)
-{
-	int64_t deadline = lf_now_ms() + WAIT_MS;
-	for (;;) {
-		struct th_http_resp r;
-		assert_int_equal(th_apigw_get(&apigw, "/gateways/" MAC, READ_HDR, &r), 0);
-		cJSON *g = r.json;
-		r.json = NULL;
-		int status = r.status;
-		th_http_resp_free(&r);
-		if (status == 200 && cJSON_IsTrue(cJSON_GetObjectItem(g, "connected"))) {
-			return g;
-		}
-		cJSON_Delete(g);
-		if (lf_now_ms() > deadline) {
-			fail_msg("GET /gateways/" MAC ": %d, never connected", status);
-		}
-		usleep(100 * 1000);
-	}
-}
-
 /* The port of the listener the broker log says `client` (with `user`)
  * connected on: "New connection from <addr> on port <port>." comes before
  * "New client connected from <addr> as <client> (..., u'<user>')." */
@@ -240,7 +217,8 @@ test_uplink_signed_to_the_router_and_back_through_apigw(void **state)
 	assert_non_null(e);
 	th_router_event_free(e);
 	/* apigw has the bridge's state and routerlink's hotspot. */
-	cJSON *g = wait_connected();
+	cJSON *g = th_apigw_wait_connected(&apigw, MAC, READ_HDR, WAIT_MS);
+	assert_non_null(g);
 	TH_ASSERT_BOOL(g, "online", true);
 	TH_ASSERT_STR(g, "bridge", "it-tls");
 	TH_ASSERT_STR(g, "router", "connected");
