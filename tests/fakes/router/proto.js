@@ -259,11 +259,10 @@ function frameField(fieldNo, inner) {
   return out.finish();
 }
 
-// envelope_up_v1 bytes -> {which: 'register'|'packet'|'session_init'|null,
-// inner: Buffer|null}. The last oneof member on the wire wins, as in
+// envelope_up_v1 / envelope_down_v1 bytes -> {which: the member's name or
+// null, inner: Buffer|null}. The last oneof member on the wire wins, as in
 // protobuf; unknown fields are skipped. Throws on malformed input.
-const UP_MEMBERS = { 1: 'register', 2: 'packet', 3: 'session_init' };
-function splitEnvelopeUp(buf) {
+function splitEnvelope(buf, members) {
   const r = protobuf.Reader.create(buf);
   let which = null;
   let inner = null;
@@ -271,8 +270,8 @@ function splitEnvelopeUp(buf) {
     const tag = r.uint32();
     const no = tag >>> 3;
     const wt = tag & 7;
-    if (UP_MEMBERS[no] && wt === 2) {
-      which = UP_MEMBERS[no];
+    if (members[no] && wt === 2) {
+      which = members[no];
       inner = Buffer.from(r.bytes());
     } else {
       r.skipType(wt);
@@ -281,24 +280,10 @@ function splitEnvelopeUp(buf) {
   return { which, inner };
 }
 
+const UP_MEMBERS = { 1: 'register', 2: 'packet', 3: 'session_init' };
 const DOWN_MEMBERS = { 1: 'packet', 2: 'session_offer', 3: 'packet_ack' };
-function splitEnvelopeDown(buf) {
-  const r = protobuf.Reader.create(buf);
-  let which = null;
-  let inner = null;
-  while (r.pos < r.len) {
-    const tag = r.uint32();
-    const no = tag >>> 3;
-    const wt = tag & 7;
-    if (DOWN_MEMBERS[no] && wt === 2) {
-      which = DOWN_MEMBERS[no];
-      inner = Buffer.from(r.bytes());
-    } else {
-      r.skipType(wt);
-    }
-  }
-  return { which, inner };
-}
+const splitEnvelopeUp = (buf) => splitEnvelope(buf, UP_MEMBERS);
+const splitEnvelopeDown = (buf) => splitEnvelope(buf, DOWN_MEMBERS);
 
 // ---------------------------------------------------------------------------
 // Keys: helium binary = tag (0x01 mainnet / 0x11 testnet ed25519) || 32 B.
