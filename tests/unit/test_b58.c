@@ -10,18 +10,7 @@
 #include <sodium.h>
 
 #include "b58.h"
-
-#define VECTOR_SEED    "f8374ea8637b16cb24fa88566e77c6aaf8374ea8637b16cb24fa88566e77c6aa"
-#define VECTOR_PUBKEY  "b97656ba0883b2e86793f6c1ba4847e819f4b231239d59481c11d43f48362a09"
-#define VECTOR_ADDRESS "14MRZY2jc2ABDq1faCCMmXrkm2PXY9UBRTP1j9PWnFTKnCb7Hyn"
-
-static void
-hex(const char *text, uint8_t *out, size_t len)
-{
-	size_t got = 0;
-	assert_int_equal(sodium_hex2bin(out, len, text, strlen(text), NULL, &got, NULL), 0);
-	assert_int_equal(got, len);
-}
+#include "key_vector.h"
 
 static void
 test_vector(void **state)

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "key_vector.h"
 #include "keys.h"
 #include "keys_cli.h"
 #include "lf/log.h"
@@ -26,10 +27,6 @@
 #define MAC_A      0xaa555a0000000101ULL
 #define MAC_A_NAME "AA555A0000000101.key"
 #define MAC_B      0x0011223344556677ULL
-
-#define VECTOR_SEED    "f8374ea8637b16cb24fa88566e77c6aaf8374ea8637b16cb24fa88566e77c6aa"
-#define VECTOR_PUBKEY  "b97656ba0883b2e86793f6c1ba4847e819f4b231239d59481c11d43f48362a09"
-#define VECTOR_ADDRESS "14MRZY2jc2ABDq1faCCMmXrkm2PXY9UBRTP1j9PWnFTKnCb7Hyn"
 
 struct fix {
 	char root[64];  /* mkdtemp */
@@ -108,14 +105,6 @@ expect_file(const char *path, const uint8_t *buf, size_t len)
 	uint8_t got[256];
 	assert_int_equal(read_file(path, got, sizeof(got)), len);
 	assert_memory_equal(got, buf, len);
-}
-
-static void
-hex(const char *text, uint8_t *out, size_t len)
-{
-	size_t got = 0;
-	assert_int_equal(sodium_hex2bin(out, len, text, strlen(text), NULL, &got, NULL), 0);
-	assert_int_equal(got, len);
 }
 
 /* The test vector as a gateway-rs file. */
