@@ -28,6 +28,7 @@
 #include "grpc_link.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@
 #define MAX_CHANNELS   16
 #define BUSY_WINDOW_MS 20
 #define BUSY_POLL_MS   1
+#define TRIM_EVERY_MS  60000
 #define ROUTE_METHOD   "/helium.packet_router.packet/route"
 
 enum op_kind {
@@ -110,6 +112,8 @@ struct rl_grpc {
 	uint64_t busy_timer;
 	struct completion *head, *tail;
 	size_t live_calls;
+	size_t calls_freed_since_trim;
+	uint64_t trim_timer;
 	struct rl_call *dispatching; /* the call whose completion is being handled */
 };
 
@@ -184,7 +188,32 @@ call_free_if_done(struct rl_call *c)
 	gpr_free((void *)c->error_string);
 	grpc_call_unref(c->call);
 	c->g->live_calls--;
+	c->g->calls_freed_since_trim++;
 	free(c);
+}
+
+/*
+ * Gives the heap that ended calls left behind back to the system. When
+ * streams are replaced (recycled, or after the router went away), each
+ * old call's memory is freed while the new calls are allocated, and glibc
+ * keeps most of the holes: with 10,000 streams one round of recycles took
+ * RSS from 171 to 290 MB, and malloc_trim(0) brought it to 202 MB in
+ * 32 ms, where it stayed through the next rounds. So at most once a
+ * minute, and only when calls ended since the last time.
+ */
+static int64_t
+trim_heap(struct lf_loop *loop, void *arg)
+{
+	struct rl_grpc *g = arg;
+	(void)loop;
+	if (g->calls_freed_since_trim > 0) {
+		int64_t start = lf_now_us();
+		malloc_trim(0);
+		LOG_DEBUG("grpc: %zu calls ended; heap trimmed in %lld us",
+		          g->calls_freed_since_trim, (long long)(lf_now_us() - start));
+		g->calls_freed_since_trim = 0;
+	}
+	return TRIM_EVERY_MS;
 }
 
 /* After the last queued message: the router reads every message, then
@@ -472,9 +501,13 @@ rl_grpc_new(struct lf_loop *loop, const struct rl_grpc_options *opts)
 	}
 	if (g->wakefd < 0 || lf_loop_watch(loop, g->wakefd, LF_LOOP_READ, completions_ready, g) ||
 	    lf_loop_before_sleep_add(loop, before_sleep, g) != 0 ||
+	    (g->trim_timer = lf_loop_timer_add(loop, TRIM_EVERY_MS, trim_heap, g)) == 0 ||
 	    pthread_create(&g->pump, NULL, pump_main, g) != 0) {
 		LOG_ERROR("grpc: cannot start: %s", strerror(errno));
 		lf_loop_before_sleep_remove(loop, before_sleep, g);
+		if (g->trim_timer != 0) {
+			lf_loop_timer_cancel(loop, g->trim_timer);
+		}
 		/* The pump thread is not running: shut down without it. */
 		for (int i = 0; i < g->n_channels; i++) {
 			grpc_channel_destroy(g->channels[i]);
@@ -666,6 +699,7 @@ rl_grpc_free(struct rl_grpc *g)
 	if (g->busy_timer != 0) {
 		lf_loop_timer_cancel(g->loop, g->busy_timer);
 	}
+	lf_loop_timer_cancel(g->loop, g->trim_timer);
 	grpc_completion_queue_shutdown(g->cq);
 	pthread_mutex_lock(&g->lock);
 	g->pump_stop = true;
