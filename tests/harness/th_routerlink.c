@@ -268,11 +268,16 @@ th_routerlink_metric(const struct th_broker *b, const char *instance, const char
 {
 	char topic[128];
 	snprintf(topic, sizeof(topic), "lorafleet/routerlink/%s/metrics", instance);
+	/* The retained snapshot at once, or else the next one: a routerlink
+	 * that started a moment ago (slowly, under valgrind) may not have
+	 * published its first yet, and waiting for a retained copy would
+	 * skip every live one. */
+	struct th_mqtt *sub = th_mqtt_connect(b, NULL, true, 5000);
 	struct th_msg *m = NULL;
-	int64_t deadline = lf_now_ms() + 15000;
-	while (m == NULL && lf_now_ms() < deadline) {
-		m = th_mqtt_read_retained(b, topic, 1500);
+	if (sub != NULL && th_mqtt_subscribe(sub, topic, 1) == 0) {
+		m = th_mqtt_wait(sub, topic, 15000); /* scaled inside */
 	}
+	th_mqtt_close(sub);
 	if (m == NULL) {
 		return -1;
 	}
