@@ -470,9 +470,8 @@ stream_tick(struct rl_stream *s, int64_t now, int64_t now_wall)
 		if (!s->retiring) {
 			retire(s);
 		} else {
-			LOG_WARN("gateway %s: the router did not end the recycled stream in %lld "
-			         "ms; "
-			         "cancelling it",
+			LOG_WARN("gateway %s: recycled stream not ended by the router in %lld ms: "
+			         "cancelled",
 			         s->mac, (long long)s->m->cfg.recycle_timeout_ms);
 			reopen(s, false);
 		}
