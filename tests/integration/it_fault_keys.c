@@ -223,9 +223,10 @@ test_kill_during_provisioning(void **state)
 		assert_int_equal(th_routerlink_restart(&rl), 0);
 		mark = th_daemon_log_mark(&rl);
 		/* A random moment among the round's writes: after a random
-		 * number of its keys, plus up to 2 ms. */
-		int after_keys = rand() % PER_ROUND;
-		int extra_us = rand() % 2000;
+		 * number of its first quarter of keys, plus up to 0.5 ms (the log
+		 * lines that count them can trail the writes). */
+		int after_keys = rand() % (PER_ROUND / 4);
+		int extra_us = rand() % 500;
 		int64_t start = lf_now_ms();
 		announce(round * PER_ROUND, PER_ROUND);
 		deadline = start + WAIT_MS;
